@@ -1,1 +1,8 @@
-//! Helpers shared by the end-to-end tests (see tests/).
+//! Helpers for the end-to-end tests: start the app from `spin.toml` in the
+//! runner, and talk raw HTTP/1.1 to it.
+
+pub mod client;
+pub mod app;
+
+pub use app::App;
+pub use client::Reply;
