@@ -30,3 +30,25 @@ impl Random for OsRandom {
         getrandom::fill(buf).expect("the OS random source failed");
     }
 }
+
+/// A clock that only moves when told to: tests of expiry and throttle windows.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    pub fn new(start: u64) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(start))
+    }
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn set(&self, now: u64) {
+        self.0.store(now, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -154,7 +154,7 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let s = s.clone();
-                std::thread::spawn(move || (0..500).for_each(|_| drop(s.increment("n", 1).unwrap())))
+                std::thread::spawn(move || (0..500).for_each(|_| { s.increment("n", 1).unwrap(); }))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());

@@ -1,0 +1,117 @@
+//! JSON records on top of [`Store`], hex encoding and the small KV idioms
+//! (first claim wins, CAS updates) the steps share.
+
+use crate::errors::{ApiError, Result};
+use crate::store::Store;
+use serde::{Serialize, de::DeserializeOwned};
+
+pub fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>> {
+    Ok(get_json_raw(store, key)?.map(|(v, _)| v))
+}
+
+/// The record and the exact bytes read, for a later compare-and-swap.
+pub fn get_json_raw<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<(T, Vec<u8>)>> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(bytes) => {
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|_| ApiError::internal("A stored record is corrupt."))?;
+            Ok(Some((value, bytes)))
+        }
+    }
+}
+
+pub fn put_json<T: Serialize>(store: &dyn Store, key: &str, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal("A record could not be encoded."))?;
+    store.set(key, &bytes)?;
+    Ok(())
+}
+
+/// Replaces the record only if it still holds `expected` (CAS is safe here:
+/// the key exists). Returns whether the swap happened.
+pub fn swap_json<T: Serialize>(store: &dyn Store, key: &str, expected: &[u8], value: &T) -> Result<bool> {
+    let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal("A record could not be encoded."))?;
+    Ok(store.compare_and_swap(key, expected, &bytes)?)
+}
+
+/// First claim wins: only the caller that moves the counter from 0 to 1 owns
+/// the claim (CAS on an absent key is not atomic on Spin's SQLite backend).
+pub fn claim(store: &dyn Store, key: &str) -> Result<bool> {
+    Ok(store.increment(key, 1)? == 1)
+}
+
+/// Reads a counter without writing (a plain get: counters are decimal text).
+pub fn counter(store: &dyn Store, key: &str) -> Result<i64> {
+    Ok(crate::store::parse_counter(store.get(key)?.as_deref())?)
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `n` random bytes as lowercase hex: URL-safe ids (16 bytes = 128 bits).
+pub fn random_hex(random: &dyn crate::env::Random, n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    random.fill(&mut buf);
+    to_hex(&buf)
+}
+
+/// A uniform integer in `0..bound` without modulo bias (rejection sampling).
+pub fn random_below(random: &dyn crate::env::Random, bound: u32) -> u32 {
+    assert!(bound > 0);
+    // Largest multiple of `bound` that fits in u32's range; draws at or above it are retried.
+    let zone = (u32::MAX as u64 + 1) / bound as u64 * bound as u64;
+    loop {
+        let mut b = [0u8; 4];
+        random.fill(&mut b);
+        let v = u32::from_le_bytes(b) as u64;
+        if v < zone {
+            return (v % bound as u64) as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(to_hex(&[0, 15, 255]), "000fff");
+        assert_eq!(from_hex("000fff"), Some(vec![0, 15, 255]));
+        assert_eq!(from_hex("0g"), None);
+        assert_eq!(from_hex("abc"), None);
+    }
+
+    #[test]
+    fn only_the_first_claim_wins_under_concurrency() {
+        let s = std::sync::Arc::new(MemoryStore::new());
+        let wins: usize = (0..16)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || claim(&*s, "c").unwrap() as usize)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(wins, 1);
+    }
+}

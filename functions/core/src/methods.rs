@@ -1,0 +1,83 @@
+//! The five ways to prove who you are (the seed's "Choose an option").
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodId {
+    /// "Email my alternate email" (alternate or authentication email).
+    Email,
+    /// "Text my mobile phone" (mobile or authentication phone).
+    MobileText,
+    /// "Call my mobile phone" (mobile or authentication phone).
+    MobileCall,
+    /// "Call my office phone".
+    OfficeCall,
+    /// "Answer my security questions".
+    Questions,
+}
+
+/// How a method reaches the user: the channel a code travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Email,
+    Sms,
+    Voice,
+    Questions,
+}
+
+impl MethodId {
+    pub const ALL: [MethodId; 5] =
+        [MethodId::Email, MethodId::MobileText, MethodId::MobileCall, MethodId::OfficeCall, MethodId::Questions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodId::Email => "email",
+            MethodId::MobileText => "mobile_text",
+            MethodId::MobileCall => "mobile_call",
+            MethodId::OfficeCall => "office_call",
+            MethodId::Questions => "questions",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MethodId> {
+        MethodId::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            MethodId::Email => Kind::Email,
+            MethodId::MobileText => Kind::Sms,
+            MethodId::MobileCall | MethodId::OfficeCall => Kind::Voice,
+            MethodId::Questions => Kind::Questions,
+        }
+    }
+
+    /// The seed's label for the option.
+    pub fn label(self) -> &'static str {
+        match self {
+            MethodId::Email => "Email my alternate email",
+            MethodId::MobileText => "Text my mobile phone",
+            MethodId::MobileCall => "Call my mobile phone",
+            MethodId::OfficeCall => "Call my office phone",
+            MethodId::Questions => "Answer my security questions",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_json_and_text() {
+        for m in MethodId::ALL {
+            assert_eq!(MethodId::parse(m.as_str()), Some(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        assert_eq!(MethodId::parse("fax"), None);
+        assert_eq!(MethodId::MobileText.kind(), Kind::Sms);
+        assert_eq!(MethodId::OfficeCall.kind(), Kind::Voice);
+    }
+}
