@@ -30,7 +30,22 @@ pub struct Challenge {
 #[serde(default)]
 pub struct Solution {
     pub challenge: String,
+    /// The counter, as a JSON number or a string of digits.
+    #[serde(deserialize_with = "number_or_digits")]
     pub solution: u64,
+}
+
+fn number_or_digits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(u64),
+        Text(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Number(n) => Ok(n),
+        Either::Text(s) => s.trim().parse().map_err(|_| serde::de::Error::custom("solution must be a number")),
+    }
 }
 
 pub const ALGORITHM: &str = "sha256-leading-zero-bits";

@@ -28,6 +28,7 @@ pub mod password_policy;
 pub mod phone;
 pub mod policy;
 pub mod questions;
+pub mod request;
 pub mod secrets;
 pub mod send_code;
 pub mod set_password;
