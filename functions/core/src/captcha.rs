@@ -101,7 +101,8 @@ pub fn verify(ctx: &Ctx, s: &Solution) -> Result<()> {
     if !sig_ok || *version != "v1" || ctx.now() >= expires_at || work(&s.challenge, s.solution) < difficulty as u32 {
         return Err(ApiError::captcha_invalid());
     }
-    if !kv::claim(ctx.store, &format!("captcha-used:{nonce}"))? {
+    // The expiry is in the key so the sweeper can drop spent nonces once they could no longer verify.
+    if !kv::claim(ctx.store, &format!("captcha-used:{expires_at}:{nonce}"))? {
         return Err(ApiError::captcha_invalid());
     }
     Ok(())

@@ -77,7 +77,7 @@ impl ApiError {
         e
     }
     pub fn flow_not_found() -> Self {
-        Self::new(404, "flow_not_found", "This password reset session does not exist. Please start again.")
+        Self::new(404, "flow_not_found", "This session does not exist or has ended. Please start again.")
     }
     pub fn flow_expired() -> Self {
         Self::new(410, "flow_expired", "This session has expired. Please start again.")

@@ -21,6 +21,7 @@ pub mod flow;
 pub mod hashing;
 pub mod identify;
 pub mod kv;
+pub mod maintenance;
 pub mod mask;
 pub mod methods;
 pub mod notify;

@@ -258,6 +258,21 @@ pub fn verify_password(user: &User, password: &str) -> bool {
     hashing::verify(password, &user.password_hash)
 }
 
+/// Verifies like [`verify_password`] and, on success, re-hashes a password
+/// stored with older Argon2 parameters (sign-in uses this).
+pub fn verify_and_upgrade(ctx: &Ctx, user: &User, password: &str) -> Result<bool> {
+    if !verify_password(user, password) {
+        return Ok(false);
+    }
+    if hashing::needs_rehash(&user.password_hash) {
+        let hash = hashing::hash(ctx.random, password)?;
+        let old = user.password_hash.clone();
+        // Only if nobody changed the password meanwhile.
+        update(ctx.store, &user.id, |u| if u.password_hash == old { u.password_hash = hash.clone() })?;
+    }
+    Ok(true)
+}
+
 /// Stores a new password hash (already policy-checked by the caller).
 pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
     let hash = hashing::hash(ctx.random, password)?;
@@ -315,6 +330,27 @@ mod tests {
         assert!(find_by_username(ctx.store, "jane@contoso.com").unwrap().is_none());
         // The name is free again after deletion.
         create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() }).unwrap();
+    }
+
+    #[test]
+    fn old_parameters_are_upgraded_on_a_successful_verify() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let u = create(&ctx, NewUser { username: "old".into(), password: "pw-old-1".into(), ..Default::default() }).unwrap();
+        let weak = "$argon2id$v=19$m=32,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$";
+        let weak_hash = {
+            use argon2::password_hash::{PasswordHasher, SaltString};
+            let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon2::Params::new(32, 1, 1, None).unwrap());
+            a.hash_password(b"pw-old-1", &SaltString::encode_b64(b"somesaltsomesalt").unwrap()).unwrap().to_string()
+        };
+        assert!(weak_hash.starts_with(weak));
+        let u = update(ctx.store, &u.id, |x| x.password_hash = weak_hash.clone()).unwrap();
+        assert!(!verify_and_upgrade(&ctx, &u, "wrong").unwrap());
+        assert_eq!(get(ctx.store, &u.id).unwrap().unwrap().password_hash, weak_hash, "no upgrade on failure");
+        assert!(verify_and_upgrade(&ctx, &u, "pw-old-1").unwrap());
+        let now = get(ctx.store, &u.id).unwrap().unwrap();
+        assert!(!hashing::needs_rehash(&now.password_hash));
+        assert!(verify_password(&now, "pw-old-1"));
     }
 
     #[test]
