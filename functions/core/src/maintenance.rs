@@ -8,13 +8,16 @@ use crate::errors::Result;
 use crate::flow;
 use crate::kv;
 
+/// A key prefix and the test for whether one of its keys is stale.
+type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
+
 /// Deletes up to about `max` stale keys per family; returns how many went.
 pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     let now = ctx.now();
     let day = now / 86400;
     let mut removed = flow::sweep(ctx, max)?;
     let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
-    let families: [(&str, &dyn Fn(&str) -> Result<bool>); 6] = [
+    let families: [Family; 6] = [
         // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.
         ("throttle:", &|k: &str| {
             let mut parts = k.rsplitn(3, ':');

@@ -70,6 +70,36 @@ mod tests {
     }
 
     #[test]
+    fn two_gate_unlock_by_call_and_questions_keeps_answers_secret() {
+        use crate::questions::PREDEFINED;
+        use crate::send_code::tests::{last_code, send_to};
+        use crate::store::Store;
+        use crate::verify_code::{VerifyRequest, verify};
+        let (env, id) = locked_env();
+        env.save_policy(|p| p.gates_required = 2);
+        let started = start(&env, "jane@contoso.com", "unlock").unwrap();
+        assert_eq!(started.gates_required, 2);
+        let flow = started.flow;
+        send_to(&env, &flow, "mobile_call", "+1 425-555-0112").unwrap();
+        let r = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_call".into(), code: Some(last_code(&env)), answers: None }).unwrap();
+        assert_eq!(r.next, "choose_method");
+        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error, "flow_state", "one gate is not enough");
+        let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
+        let answers = qs
+            .iter()
+            .map(|q| crate::questions::Answer { id: q.id.clone(), answer: format!("answer {}", PREDEFINED.iter().position(|p| p.0 == q.id).unwrap() + 1) })
+            .collect();
+        let r = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(answers) }).unwrap();
+        assert_eq!((r.gates_passed, r.next), (2, "unlock"));
+        unlock(&env.ctx(), UnlockRequest { flow }).unwrap();
+        assert!(!users::get(&*env.store, &id).unwrap().unwrap().is_locked(0));
+        for key in env.store.keys_with_prefix("").unwrap() {
+            let v = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_lowercase();
+            assert!(!v.contains("answer 1") && !v.contains(&PASSWORD.to_lowercase()), "{key} holds a secret");
+        }
+    }
+
+    #[test]
     fn gates_first_and_only_unlock_flows() {
         let (env, _) = locked_env();
         let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
