@@ -88,6 +88,22 @@ impl User {
         self.role == Role::Admin
     }
 
+    /// The record without any hash, for admin views and logs.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("password_hash");
+        }
+        if let Some(answers) = v.get_mut("security_answers").and_then(|a| a.as_array_mut()) {
+            for a in answers {
+                if let Some(o) = a.as_object_mut() {
+                    o.remove("answer_hash");
+                }
+            }
+        }
+        v
+    }
+
     pub fn is_locked(&self, now: u64) -> bool {
         self.locked && self.locked_until.is_none_or(|until| now < until)
     }
@@ -312,6 +328,8 @@ mod tests {
         let ctx = env.ctx();
         let u = create(&ctx, NewUser { username: "Jane@Contoso.com".into(), password: "pw-one-1".into(), ..Default::default() }).unwrap();
         assert_eq!(u.id.len(), 32);
+        let shown = u.redacted().to_string();
+        assert!(!shown.contains("argon2") && shown.contains("Jane@Contoso.com"));
         assert!(u.sspr_enabled && u.password_managed_here);
         let found = find_by_username(ctx.store, "  jane@contoso.COM ").unwrap().unwrap();
         assert_eq!(found.id, u.id);

@@ -134,11 +134,12 @@ fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
     if flow.state != FlowState::QuestionsAsked || flow.questions.is_empty() {
         return Err(ApiError::flow_state("No questions were asked; choose the questions option first."));
     }
+    // Throttled before the claim, so a 429 does not spend the draw.
+    throttle::hit(ctx, "validate", &format!("{}:{}", user.id, method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
     // Each draw is evaluated once: a concurrent second answer to the same draw is refused.
     if !kv::claim(ctx.store, &draw_key(&flow.id, &flow.draw_id))? {
         return Err(ApiError::flow_state("These questions were already answered; answer the new ones."));
     }
-    throttle::hit(ctx, "validate", &format!("{}:{}", user.id, method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
 
     if questions::all_match(&user.security_answers, &flow.questions, &answers) {
         let done = pass_gate(ctx, &flow.id, method, &flow.draw_id)?;
@@ -303,6 +304,18 @@ mod tests {
         assert_eq!(blocked.len(), 1);
         env.clock.advance(86400);
         start(&env, "jane@contoso.com", "reset").unwrap();
+    }
+
+    #[test]
+    fn concurrent_answers_to_one_draw_are_evaluated_once() {
+        let (env, flow) = setup();
+        let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
+        let before = crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id;
+        // Claim the current draw as a concurrent request would have: this answer is not evaluated.
+        assert!(kv::claim(&*env.store, &draw_key(&flow, &before)).unwrap());
+        assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
+        let events = audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() }).unwrap();
+        assert!(events.is_empty(), "nothing was evaluated");
     }
 
     #[test]
