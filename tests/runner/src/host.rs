@@ -1,6 +1,7 @@
 //! Per-request store state and the Spin host interfaces (variables, key-value).
 
 use crate::kv::{DEFAULT_STORE, KvStore, Swap};
+use crate::logs::{Prefixed, Target};
 use crate::outbound::{AllowedHosts, OutboundHooks};
 use crate::variables::{ComponentVariables, VariableError};
 use std::collections::HashSet;
@@ -60,7 +61,9 @@ pub struct State {
 impl State {
     pub fn new(shared: Arc<ComponentShared>) -> anyhow::Result<State> {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr().envs(&shared.environment);
+        wasi.stdout(Prefixed::new(&shared.id, Target::Stdout))
+            .stderr(Prefixed::new(&shared.id, Target::Stderr))
+            .envs(&shared.environment);
         for (host, guest) in &shared.mounts {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(|e| anyhow::anyhow!("cannot mount {}: {e}", host.display()))?;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod files;
 pub mod host;
 pub mod kv;
+pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;

@@ -41,6 +41,9 @@ impl Router {
         let mut routes: Vec<Route> = Vec::new();
         for t in triggers {
             let Some(raw) = &t.route else { continue };
+            if raw.split('/').any(|seg| seg.starts_with(':')) {
+                bail!("route `{raw}`: single-segment wildcards (`:name`) are not supported by this runner");
+            }
             let pattern = match raw.strip_suffix("/...") {
                 Some(prefix) => Pattern::Wildcard(prefix.to_string()),
                 None if raw.contains("...") => bail!("route `{raw}`: `...` is only allowed as a final `/...`"),
@@ -71,10 +74,10 @@ impl Router {
                         path_info: String::new(),
                     });
                 }
-                Pattern::Wildcard(prefix) if wildcard_matches(prefix, path) => {
-                    if best.is_none_or(|(_, len)| prefix.len() > len) {
-                        best = Some((r, prefix.len()));
-                    }
+                Pattern::Wildcard(prefix)
+                    if wildcard_matches(prefix, path) && best.is_none_or(|(_, len)| prefix.len() > len) =>
+                {
+                    best = Some((r, prefix.len()));
                 }
                 _ => {}
             }

@@ -104,6 +104,12 @@ impl Server {
             ("spin-client-addr", peer.to_string()),
         ];
         let headers = req.headers_mut();
+        // wasi-http needs an authority; HTTP/1.0 clients may send no Host.
+        if !headers.contains_key(http::header::HOST)
+            && let Ok(v) = HeaderValue::from_str(&host)
+        {
+            headers.insert(http::header::HOST, v);
+        }
         for (name, value) in values {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(name, v);

@@ -24,9 +24,13 @@ fn up_prints_address_and_routes_then_serves() {
     assert_eq!(routes[0], format!("  probe: http://{addr}/probe/..."));
     assert!(routes.contains(&format!("  restricted: http://{addr}/api/admin/...")));
     let r = common::get(addr.parse().unwrap(), "/exact?op=env");
+    assert_eq!(r.body, "probe");
+    // Component stdout reaches the runner's stdout, prefixed with the component id.
+    let r = common::get(addr.parse().unwrap(), "/exact?op=log&msg=hello+there");
+    assert_eq!(r.body, "logged");
+    assert_eq!(next(), "[probe] hello there");
     child.kill().unwrap();
     let _ = child.wait();
-    assert_eq!(r.body, "probe");
 }
 
 #[test]

@@ -100,6 +100,8 @@ fn private_routes_are_not_routable_and_duplicates_are_rejected() {
         HttpTrigger { route: Some("/a/...".into()), component: "y".into() },
     ];
     assert!(Router::new(&dup).is_err());
-    let bad = [HttpTrigger { route: Some("/a/.../b".into()), component: "x".into() }];
-    assert!(Router::new(&bad).is_err());
+    for bad in ["/a/.../b", "/users/:id"] {
+        let bad = [HttpTrigger { route: Some(bad.into()), component: "x".into() }];
+        assert!(Router::new(&bad).is_err());
+    }
 }
