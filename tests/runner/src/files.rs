@@ -1,6 +1,6 @@
 //! Component `files` mounts. Directory mappings are mounted in place; glob
-//! entries are copied into a staging directory mounted at `/`, keeping their
-//! manifest-relative paths, as `spin up` does.
+//! entries (and single-file mappings) are copied into a staging directory
+//! mounted at `/`, globs keeping their manifest-relative paths, as `spin up` does.
 
 use crate::manifest::FileMount;
 use anyhow::{Context, Result, bail};
@@ -14,21 +14,35 @@ pub struct PreparedMounts {
 }
 
 pub fn prepare(component: &str, manifest_dir: &Path, files: &[FileMount]) -> Result<PreparedMounts> {
-    let has_globs = files.iter().any(|f| matches!(f, FileMount::Glob(_)));
+    // WASI can only preopen directories, so globs and single files are staged.
+    let needs_staging = files.iter().any(|f| match f {
+        FileMount::Glob(_) => true,
+        FileMount::Mapping { source, .. } => source.is_file(),
+    });
+    let staging = match needs_staging {
+        true => Some(tempfile::Builder::new().prefix("unlatch-files-").tempdir()?),
+        false => None,
+    };
     let mut mounts = Vec::new();
-    let staging = if has_globs { Some(tempfile::Builder::new().prefix("unlatch-files-").tempdir()?) } else { None };
     for f in files {
         match f {
-            FileMount::Dir { source, destination } => {
-                if !source.is_dir() {
-                    bail!("component `{component}`: files source {} is not a directory", source.display());
-                }
+            FileMount::Mapping { source, destination } => {
                 if !destination.starts_with('/') {
                     bail!("component `{component}`: files destination `{destination}` must be absolute");
                 }
+                let inside = |dir: &TempDir| dir.path().join(destination.trim_start_matches('/'));
                 match &staging {
-                    // One tree at `/` when globs are present, so mounts cannot shadow each other.
-                    Some(dir) => copy_tree(source, &dir.path().join(destination.trim_start_matches('/')))?,
+                    _ if !source.exists() => {
+                        bail!("component `{component}`: files source {} does not exist", source.display())
+                    }
+                    Some(dir) if source.is_file() => {
+                        let target = inside(dir);
+                        std::fs::create_dir_all(target.parent().unwrap_or(dir.path()))?;
+                        std::fs::copy(source, &target)
+                            .with_context(|| format!("cannot copy {}", source.display()))?;
+                    }
+                    // One tree at `/` when staging, so mounts cannot shadow each other.
+                    Some(dir) => copy_tree(source, &inside(dir))?,
                     None => mounts.push((source.clone(), destination.clone())),
                 }
             }

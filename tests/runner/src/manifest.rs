@@ -48,8 +48,8 @@ pub struct ComponentConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileMount {
-    /// `{ source = "dir", destination = "/" }`: a host directory, relative to the manifest.
-    Dir { source: PathBuf, destination: String },
+    /// `{ source = "dir", destination = "/" }`: a host directory (or file), relative to the manifest.
+    Mapping { source: PathBuf, destination: String },
     /// `"static/**/*"`: matching files keep their manifest-relative paths under `/`.
     Glob(String),
 }
@@ -177,7 +177,7 @@ impl Manifest {
                 .into_iter()
                 .map(|f| match f {
                     RawFileMount::Glob(g) => FileMount::Glob(g),
-                    RawFileMount::Mapping { source, destination } => FileMount::Dir {
+                    RawFileMount::Mapping { source, destination } => FileMount::Mapping {
                         source: dir.join(source),
                         destination,
                     },

@@ -69,7 +69,7 @@ fn parses_application_triggers_and_components() {
     assert_eq!(
         api.files,
         vec![
-            FileMount::Dir { source: "/app/static".into(), destination: "/".into() },
+            FileMount::Mapping { source: "/app/static".into(), destination: "/".into() },
             FileMount::Glob("assets/**/*".into()),
         ]
     );

@@ -267,3 +267,18 @@ fn outbound_requests_follow_allowed_outbound_hosts() {
     let denied = get(app.addr(), &format!("/probe?op=outbound&url=https://127.0.0.1:{}/ping", pong.port()));
     assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
 }
+
+#[test]
+fn single_file_mappings_are_mounted_at_their_destination() {
+    let text = common::fixture_manifest_text()
+        .replace("route = \"/exact\"\ncomponent = \"probe\"", "route = \"/exact\"\ncomponent = \"hidden\"")
+        .replace(
+            "[component.hidden]\n",
+            "[component.hidden]\nfiles = [{ source = \"assets/hello.txt\", destination = \"/etc/greeting.txt\" }]\n",
+        );
+    let fx = Fixture::with_manifest(&text);
+    let app = fx.start();
+    assert_eq!(get(app.addr(), "/exact?op=read&path=/etc/greeting.txt").body, "hello from assets\n");
+    assert_eq!(get(app.addr(), "/exact?op=write&path=/etc/greeting.txt").status, 403);
+    assert_eq!(get(app.addr(), "/exact?op=read&path=/hello.txt").status, 404);
+}
