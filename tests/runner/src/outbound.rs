@@ -103,6 +103,9 @@ fn parse_entry(entry: &str) -> Result<AllowedHost> {
         _ => (rest, None),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    if host == "self" || host == "self.alt" {
+        bail!("`{host}` (requests to the app itself) is not supported by this runner");
+    }
     let host = if host == "*" {
         HostPattern::Any
     } else if let Some(domain) = host.strip_prefix("*.") {

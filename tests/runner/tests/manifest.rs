@@ -169,7 +169,7 @@ fn allowed_hosts_match_scheme_host_and_port() {
 
 #[test]
 fn allowed_hosts_reject_malformed_entries() {
-    for bad in ["example.com", "https://example.com/path", "https://exa*mple.com", "*://example.com", "https://x:notaport"] {
+    for bad in ["example.com", "https://example.com/path", "https://exa*mple.com", "*://example.com", "https://x:notaport", "http://self", "{{ host }}"] {
         assert!(AllowedHosts::parse(&[bad.to_string()]).is_err(), "{bad}");
     }
 }
