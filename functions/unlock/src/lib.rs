@@ -1,10 +1,16 @@
-//! The `unlock` step. Its journey lands with its own issue; until then every
-//! route answers 501 `not_implemented` (the foundation's one placeholder).
+//! `POST /api/unlock`: ends an unlock flow whose gates have all passed by
+//! clearing the account's lock.
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
+use unlatch_core::unlock;
+use unlatch_web::{method_not_allowed, read_json, reply, with_host};
 
 #[http_component]
-fn handle(_req: Request) -> Response {
-    unlatch_web::not_implemented()
+fn handle(req: Request) -> Response {
+    if *req.method() != Method::Post {
+        return method_not_allowed(&[Method::Post]);
+    }
+    let unlocked = read_json(&req).and_then(|body| with_host(&req, |host| unlock::unlock(&host.ctx(), body)));
+    reply(unlocked, 200)
 }

@@ -4,9 +4,12 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::{Method, Request, Response};
+use unlatch_core::errors::ApiError;
 
-/// Largest JSON body an API route accepts.
-pub const MAX_BODY: usize = 16 * 1024;
+mod host;
+
+pub use host::{Host, dev_mode, variable};
+pub use unlatch_core::request::MAX_BODY;
 
 /// Headers on every API response (DESIGN.md §4): nothing cached, nothing sniffed,
 /// no referrer leaked, no active content even if a browser renders the JSON.
@@ -29,14 +32,27 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response {
     builder.body(bytes).build()
 }
 
-/// The API's error body: `{"error": code, "message": text}`.
-pub fn error(status: u16, code: &str, message: &str) -> Response {
-    json(status, &serde_json::json!({ "error": code, "message": message }))
+/// A failure as the API answers it: its status, the `{error, message, ...}`
+/// body, and `Retry-After` for throttles.
+pub fn error(e: &ApiError) -> Response {
+    let mut response = json(e.status, &e.body());
+    if let Some(seconds) = e.retry_after {
+        response.set_header("retry-after", seconds.to_string());
+    }
+    response
+}
+
+/// A step's outcome: `ok_status` with the value as JSON, or the error.
+pub fn reply<T: Serialize>(result: Result<T, ApiError>, ok_status: u16) -> Response {
+    match result {
+        Ok(value) => json(ok_status, &value),
+        Err(e) => error(&e),
+    }
 }
 
 /// 405 with the `Allow` header listing what the route takes.
 pub fn method_not_allowed(allowed: &[Method]) -> Response {
-    let mut response = error(405, "method_not_allowed", "This route does not accept that method.");
+    let mut response = error(&ApiError::method_not_allowed());
     let allow: Vec<String> = allowed.iter().map(ToString::to_string).collect();
     response.set_header("allow", allow.join(", "));
     response
@@ -44,38 +60,38 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
 
 /// 404 for a path inside a component's routes that names nothing.
 pub fn not_found() -> Response {
-    error(404, "not_found", "There is nothing at this address.")
+    error(&ApiError::not_found())
 }
 
 /// 501 for a route whose issue has not landed yet (the one placeholder the
 /// foundation allows).
 pub fn not_implemented() -> Response {
-    error(501, "not_implemented", "This step is not available yet.")
+    error(&ApiError::new(501, "not_implemented", "This step is not available yet."))
 }
 
-/// Reads a JSON request body, answering the client's mistakes with a 4xx.
-pub fn read_json<T: DeserializeOwned>(req: &Request) -> Result<T, Response> {
+/// Reads a JSON object body (at most 16 KiB); the client's mistakes become 4xx errors.
+pub fn read_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let declared = req
         .header("content-length")
         .and_then(|v| v.as_str())
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) || req.body().len() > MAX_BODY {
-        return Err(error(413, "body_too_large", "The request body is larger than 16 KiB."));
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(ApiError::payload_too_large(MAX_BODY));
     }
     let is_json = req
         .header("content-type")
         .and_then(|v| v.as_str())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
-        return Err(error(415, "unsupported_media_type", "Send the request body as application/json."));
+        return Err(ApiError::new(415, "unsupported_media_type", "Send the request body as application/json."));
     }
-    serde_json::from_slice(req.body()).map_err(|e| {
-        let message = match e.classify() {
-            serde_json::error::Category::Data => format!("The request body is missing or has a wrong field: {e}."),
-            _ => "The request body is not valid JSON.".to_owned(),
-        };
-        error(400, "invalid_json", &message)
-    })
+    unlatch_core::request::parse(req.body())
+}
+
+/// Runs a step with the request's host context; a host failure (store, keys)
+/// becomes the step's error.
+pub fn with_host<T>(req: &Request, step: impl FnOnce(&Host) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    step(&Host::open(req)?)
 }
 
 /// The caller's address as Spin reports it (`spin-client-addr`, ip:port), without the port.

@@ -2,6 +2,7 @@
 //! the runner on a free port, with its own SQLite key-value file.
 
 use crate::client::{self, Reply};
+use crate::kv::SqliteStore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,11 @@ impl App {
             running.stop();
         }
         self.boot();
+    }
+
+    /// The app's key-value store, as core sees it.
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.sqlite)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod app;
+pub mod journey;
+pub mod kv;
 
 pub use app::App;
 pub use client::Reply;

@@ -1,0 +1,118 @@
+//! Steps of the journeys as a client takes them, plus the fixtures a test
+//! sets up through core (users, policy) on the app's own store.
+
+use crate::{App, Reply};
+use serde_json::{Value, json};
+use unlatch_core::phone::Phone;
+use unlatch_core::questions::PREDEFINED;
+use unlatch_core::users::{self, Contacts, NewAnswer, NewUser, User};
+use unlatch_core::{Ctx, OsRandom, Policy, Secrets, SystemClock, captcha};
+
+pub const PASSWORD: &str = "Old-password-42!";
+pub const EMAIL: &str = "jane.doe@fabrikam.com";
+pub const MOBILE: &str = "+1 (425) 555-0112";
+pub const OFFICE: &str = "+1 425 555 0199";
+
+/// Runs `f` with a core context on the app's store (for fixtures only: the
+/// components have their own keys).
+pub fn with_ctx<T>(app: &App, f: impl FnOnce(&Ctx) -> T) -> T {
+    let store = app.store();
+    let ctx = Ctx::new(&store, &SystemClock, &OsRandom, Secrets::fixed(b"fixture", b"fixture"), "127.0.0.1");
+    f(&ctx)
+}
+
+/// A user registered for everything: alternate email, mobile, office phone and
+/// five security questions answered "Answer 1".."Answer 5".
+pub fn user_with_everything(app: &App, username: &str) -> User {
+    create_user(app, NewUser {
+        username: username.into(),
+        display_name: "Jane Doe".into(),
+        password: PASSWORD.into(),
+        contacts: Contacts {
+            alternate_email: Some(EMAIL.into()),
+            mobile_phone: Some(Phone::new("1", "(425) 555-0112")),
+            office_phone: Some(Phone::new("1", "425 555 0199")),
+            ..Default::default()
+        },
+        security_answers: (1..=5)
+            .map(|i| NewAnswer {
+                question_id: PREDEFINED[i - 1].0.into(),
+                question: PREDEFINED[i - 1].1.into(),
+                answer: format!("Answer {i}"),
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+pub fn create_user(app: &App, new: NewUser) -> User {
+    with_ctx(app, |ctx| users::create(ctx, new)).expect("create the user")
+}
+
+pub fn user(app: &App, id: &str) -> User {
+    users::get(&app.store(), id).unwrap().expect("the user exists")
+}
+
+/// Changes the stored policy; tests lower the CAPTCHA work so they stay quick.
+pub fn set_policy(app: &App, change: impl FnOnce(&mut Policy)) {
+    let store = app.store();
+    let mut policy = Policy::load(&store).unwrap();
+    change(&mut policy);
+    policy.save(&store).unwrap();
+}
+
+/// A solved CAPTCHA, fresh from `GET /api/identify/challenge`.
+pub fn solved_captcha(app: &App) -> Value {
+    let challenge = app.get("/api/identify/challenge");
+    assert_eq!(challenge.status, 200, "{}", challenge.text());
+    let c = challenge.json();
+    let text = c["challenge"].as_str().expect("a challenge").to_owned();
+    let difficulty = c["difficulty"].as_u64().expect("a difficulty") as u8;
+    json!({ "challenge": text, "solution": captcha::solve(&text, difficulty) })
+}
+
+pub fn identify(app: &App, username: &str, purpose: &str) -> Reply {
+    let captcha = solved_captcha(app);
+    app.post_json("/api/identify", &json!({ "username": username, "captcha": captcha, "purpose": purpose }))
+}
+
+/// Identifies and returns the new flow id, failing the test otherwise.
+pub fn start_flow(app: &App, username: &str, purpose: &str) -> String {
+    let reply = identify(app, username, purpose);
+    assert_eq!(reply.status, 200, "identify: {}", reply.text());
+    reply.json()["flow"].as_str().unwrap().to_owned()
+}
+
+pub fn send_code(app: &App, flow: &str, method: &str, destination: &str) -> Reply {
+    app.post_json("/api/send-code", &json!({ "flow": flow, "method": method, "destination": destination }))
+}
+
+pub fn verify_code(app: &App, flow: &str, method: &str, code: &str) -> Reply {
+    app.post_json("/api/verify-code", &json!({ "flow": flow, "method": method, "code": code }))
+}
+
+/// The dev outbox, newest message first.
+pub fn outbox(app: &App) -> Vec<Value> {
+    let reply = app.get("/api/dev/outbox");
+    assert_eq!(reply.status, 200, "outbox: {}", reply.text());
+    reply.json()["messages"].as_array().cloned().unwrap_or_default()
+}
+
+/// The 6-digit code in the newest outbox message.
+pub fn last_code(app: &App) -> String {
+    let messages = outbox(app);
+    let body = messages.first().expect("a message in the outbox")["body"].as_str().unwrap().to_owned();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap_or_else(|| panic!("no 6-digit code in {body:?}"))
+        .to_owned()
+}
+
+/// Sends a code to `destination` and verifies it: one gate passed.
+pub fn pass_code_gate(app: &App, flow: &str, method: &str, destination: &str) -> Value {
+    let sent = send_code(app, flow, method, destination);
+    assert_eq!(sent.status, 202, "send-code: {}", sent.text());
+    let verified = verify_code(app, flow, method, &last_code(app));
+    assert_eq!(verified.status, 200, "verify-code: {}", verified.text());
+    verified.json()
+}
