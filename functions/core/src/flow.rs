@@ -76,6 +76,9 @@ pub struct Flow {
     /// Methods offered when the flow started.
     #[serde(default)]
     pub methods: Vec<MethodId>,
+    /// For a `register` flow: the contact being proven, saved once verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<crate::register::Registration>,
 }
 
 /// What the client should do next, as `next` in step responses.
@@ -121,6 +124,7 @@ pub fn start(ctx: &Ctx, purpose: Purpose, user_id: &str, gates_required: u8, met
         questions: Vec::new(),
         draw_id: String::new(),
         methods,
+        registration: None,
     };
     kv::put_json(ctx.store, &flow_key(&flow.id), &flow)?;
     Ok(flow)

@@ -107,16 +107,12 @@ fn message(method: MethodId, to: String, code: &str, minutes: u64) -> Message {
 /// `POST /api/send-code`.
 pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<SendCodeResponse> {
     let method = parse_method(&req.method)?;
-    let (mut flow, raw, user, policy) = gate_context(ctx, &req.flow, method, true)?;
-    let t = &policy.throttles;
-    // Counted before the destination is compared, so mismatches cannot probe
-    // numbers endlessly. Email has its own budget (10 per 10 minutes, per
-    // user); phones and question draws get 5 per method per hour, as in Entra.
-    if method == MethodId::Email {
-        throttle::hit(ctx, "email", &user.id, t.emails_per_10_minutes, 600)?;
-    } else {
-        throttle::hit(ctx, "send", &format!("{}:{}", user.id, method.as_str()), t.sends_per_gate_per_hour, 3600)?;
+    // Registration proves a new contact through this same step.
+    if let Some((flow, raw)) = crate::register::register_flow(ctx, &req.flow) {
+        return crate::register::send_code(ctx, notifier, flow, raw, method, &req.destination);
     }
+    let (mut flow, raw, user, policy) = gate_context(ctx, &req.flow, method, true)?;
+    count_send(ctx, &policy, &user.id, method)?;
 
     if method == MethodId::Questions {
         flow.questions = questions::draw(ctx.random, &user.security_answers, policy.questions_to_reset as usize);
@@ -133,7 +129,26 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
     let Some(to) = matching_destination(&user, method, &req.destination) else {
         return Err(ApiError::destination_mismatch());
     };
+    deliver(ctx, notifier, &policy, flow, &raw, &user.id, method, to)
+}
 
+/// Counts one send for the user's method. Counted before the destination is
+/// compared, so mismatches cannot probe numbers endlessly. Email has its own
+/// budget (10 per 10 minutes, per user); phones and question draws get 5 per
+/// method per hour, as in Entra. Registration sends share these budgets.
+pub(crate) fn count_send(ctx: &Ctx, policy: &Policy, user_id: &str, method: MethodId) -> Result<()> {
+    let t = &policy.throttles;
+    if method == MethodId::Email {
+        throttle::hit(ctx, "email", user_id, t.emails_per_10_minutes, 600)
+    } else {
+        throttle::hit(ctx, "send", &format!("{user_id}:{}", method.as_str()), t.sends_per_gate_per_hour, 3600)
+    }
+}
+
+/// Makes a fresh code for `method` (replacing any earlier one), stores only
+/// its keyed hash in the flow, and sends it to `to` (normalised destination).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deliver(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, mut flow: Flow, raw: &[u8], user_id: &str, method: MethodId, to: String) -> Result<SendCodeResponse> {
     let plain = code::generate(ctx.random);
     let code_id = kv::random_hex(ctx.random, 8);
     flow.pending = Some(PendingCode {
@@ -145,15 +160,15 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
     });
     flow.questions.clear();
     flow.state = FlowState::CodeSent;
-    flow::save(ctx, &flow, &raw)?;
+    flow::save(ctx, &flow, raw)?;
 
     let hint = if method == MethodId::Email { mask::email(&to) } else { format!("+•••{}", &to[to.len().saturating_sub(2)..]) };
     let msg = message(method, to, &plain, policy.code_lifetime_seconds.div_ceil(60));
     if let Err(e) = notifier.send(&msg) {
-        audit::append(ctx, "delivery_failed", Some(&user.id), json!({ "method": method.as_str(), "to": hint }))?;
+        audit::append(ctx, "delivery_failed", Some(user_id), json!({ "method": method.as_str(), "to": hint }))?;
         return Err(ApiError::delivery_failed(format!("The code could not be sent ({}). Please try again or choose another option.", e.0)));
     }
-    audit::append(ctx, "code_sent", Some(&user.id), json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }))?;
+    audit::append(ctx, "code_sent", Some(user_id), json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }))?;
     Ok(SendCodeResponse { expires_in: Some(policy.code_lifetime_seconds), questions: None })
 }
 

@@ -38,7 +38,7 @@ pub struct VerifyResponse {
     pub next: &'static str,
 }
 
-fn attempts_key(flow_id: &str, code_id: &str) -> String {
+pub(crate) fn attempts_key(flow_id: &str, code_id: &str) -> String {
     format!("code-attempts:{flow_id}:{code_id}")
 }
 
@@ -86,40 +86,75 @@ fn failed(ctx: &Ctx, policy: &Policy, user: &User, method: MethodId) -> Result<(
 /// `POST /api/verify-code`.
 pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
     let method = parse_method(&req.method)?;
+    // Registration proves a new contact through this same step.
+    if let Some((flow, _raw)) = crate::register::register_flow(ctx, &req.flow) {
+        return crate::register::verify_code(ctx, flow, method, req.code.as_deref());
+    }
     if method == MethodId::Questions {
         return verify_answers(ctx, req);
     }
-    let typed = req.code.as_deref().map(str::trim).unwrap_or_default();
+    let typed = typed_code(req.code.as_deref())?;
+    // The block is checked after counting, so a burned code keeps answering 410.
+    let (flow, _raw, user, policy) = gate_context(ctx, &req.flow, method, false)?;
+    match check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
+        Ok(code_id) => {
+            let done = pass_gate(ctx, &flow.id, method, &code_id)?;
+            ctx.store.delete(&attempts_key(&flow.id, &code_id))?;
+            passed(ctx, &done, method)
+        }
+        Err(attempts_left) => {
+            failed(ctx, &policy, &user, method)?;
+            Err(ApiError::wrong_code(attempts_left))
+        }
+    }
+}
+
+/// The typed code, trimmed: missing → 400 `missing_field`, absurdly long → 400.
+pub(crate) fn typed_code(code: Option<&str>) -> Result<&str> {
+    let typed = code.map(str::trim).unwrap_or_default();
     if typed.is_empty() {
         return Err(ApiError::missing_field("code"));
     }
     if typed.len() > 32 {
         return Err(ApiError::bad_request("A code has 6 digits."));
     }
-    // The block is checked after counting, so a burned code keeps answering 410.
-    let (flow, _raw, user, policy) = gate_context(ctx, &req.flow, method, false)?;
+    Ok(typed)
+}
+
+/// The rules every code check shares, whatever the flow's purpose: a code must
+/// be out for `method` and unexpired; the try is counted before comparing (the
+/// n-th concurrent guess sees n, so only the first `code_attempts` go on);
+/// resets may be blocked (`check_block`); validations are throttled per method.
+/// `Ok(Ok(code_id))` on a match, `Ok(Err(attempts_left))` on a miss.
+pub(crate) fn check_code(
+    ctx: &Ctx,
+    policy: &Policy,
+    flow: &Flow,
+    method: MethodId,
+    typed: &str,
+    user_id: &str,
+    check_block: bool,
+) -> Result<std::result::Result<String, u32>> {
     let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method) else {
         return Err(ApiError::flow_state("No code was sent for this option; request one first."));
     };
     if ctx.now() >= pending.expires_at {
         return Err(ApiError::code_expired());
     }
-    // Count first: the n-th concurrent guess sees n, so only the first `code_attempts` go on.
     let limit = policy.throttles.code_attempts as i64;
     let n = ctx.store.increment(&attempts_key(&flow.id, &pending.code_id), 1)?;
     if n > limit {
         return Err(ApiError::code_burned());
     }
-    throttle::check_blocked(ctx, &user.id)?;
-    throttle::hit(ctx, "validate", &format!("{}:{}", user.id, method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
-
-    if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
-        let done = pass_gate(ctx, &flow.id, method, &pending.code_id)?;
-        ctx.store.delete(&attempts_key(&flow.id, &pending.code_id))?;
-        return passed(ctx, &done, method);
+    if check_block {
+        throttle::check_blocked(ctx, user_id)?;
     }
-    failed(ctx, &policy, &user, method)?;
-    Err(ApiError::wrong_code((limit - n) as u32))
+    throttle::hit(ctx, "validate", &format!("{user_id}:{}", method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
+    if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
+        Ok(Ok(pending.code_id.clone()))
+    } else {
+        Ok(Err((limit - n) as u32))
+    }
 }
 
 fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
