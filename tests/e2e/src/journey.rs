@@ -24,7 +24,12 @@ pub fn with_ctx<T>(app: &App, f: impl FnOnce(&Ctx) -> T) -> T {
 /// A user registered for everything: alternate email, mobile, office phone and
 /// five security questions answered "Answer 1".."Answer 5".
 pub fn user_with_everything(app: &App, username: &str) -> User {
-    create_user(app, NewUser {
+    create_user(app, new_user_with_everything(username))
+}
+
+/// The record `user_with_everything` creates, to adjust before creating it.
+pub fn new_user_with_everything(username: &str) -> NewUser {
+    NewUser {
         username: username.into(),
         display_name: "Jane Doe".into(),
         password: PASSWORD.into(),
@@ -42,7 +47,7 @@ pub fn user_with_everything(app: &App, username: &str) -> User {
             })
             .collect(),
         ..Default::default()
-    })
+    }
 }
 
 pub fn create_user(app: &App, new: NewUser) -> User {
@@ -51,6 +56,28 @@ pub fn create_user(app: &App, new: NewUser) -> User {
 
 pub fn user(app: &App, id: &str) -> User {
     users::get(&app.store(), id).unwrap().expect("the user exists")
+}
+
+/// The app in dev mode with a low CAPTCHA difficulty, so a test spends its
+/// time on the journey rather than on proof-of-work.
+pub fn quick_app() -> App {
+    let app = App::start();
+    set_policy(&app, |p| p.captcha_difficulty = 8);
+    app
+}
+
+/// A user with only an alternate email (one method) and the fixture password;
+/// `change` adjusts the record before it is created.
+pub fn user_with(app: &App, username: &str, change: impl FnOnce(&mut NewUser)) -> User {
+    let mut new = NewUser {
+        username: username.into(),
+        display_name: "John Roe".into(),
+        password: PASSWORD.into(),
+        contacts: Contacts { alternate_email: Some(EMAIL.into()), ..Default::default() },
+        ..Default::default()
+    };
+    change(&mut new);
+    create_user(app, new)
 }
 
 /// Changes the stored policy; tests lower the CAPTCHA work so they stay quick.
@@ -91,6 +118,60 @@ pub fn verify_code(app: &App, flow: &str, method: &str, code: &str) -> Reply {
     app.post_json("/api/verify-code", &json!({ "flow": flow, "method": method, "code": code }))
 }
 
+pub fn set_password(app: &App, flow: &str, new_password: &str) -> Reply {
+    app.post_json("/api/set-password", &json!({ "flow": flow, "new_password": new_password }))
+}
+
+pub fn unlock(app: &App, flow: &str) -> Reply {
+    app.post_json("/api/unlock", &json!({ "flow": flow }))
+}
+
+/// Asks for the security questions (send-code with method `questions`) and
+/// returns the drawn ones (`[{id, text}]`).
+pub fn ask_questions(app: &App, flow: &str) -> Vec<Value> {
+    let reply = app.post_json("/api/send-code", &json!({ "flow": flow, "method": "questions" }));
+    assert_eq!(reply.status, 200, "send-code questions: {}", reply.text());
+    reply.json()["questions"].as_array().cloned().expect("drawn questions")
+}
+
+/// The answer `user_with_everything` registered for a predefined question id
+/// ("Answer N" for the N-th predefined question).
+pub fn fixture_answer(question_id: &str) -> String {
+    let n = PREDEFINED.iter().position(|(id, _)| *id == question_id).unwrap_or_else(|| panic!("unknown question {question_id}"));
+    format!("Answer {}", n + 1)
+}
+
+/// Answers drawn questions with `answer(id)`.
+pub fn answer_questions(app: &App, flow: &str, questions: &[Value], answer: impl Fn(&str) -> String) -> Reply {
+    let answers: Vec<Value> = questions
+        .iter()
+        .map(|q| {
+            let id = q["id"].as_str().expect("a question id");
+            json!({ "id": id, "answer": answer(id) })
+        })
+        .collect();
+    app.post_json("/api/verify-code", &json!({ "flow": flow, "method": "questions", "answers": answers }))
+}
+
+/// Asks and rightly answers the security questions: one gate passed.
+pub fn pass_questions_gate(app: &App, flow: &str) -> Value {
+    let questions = ask_questions(app, flow);
+    let verified = answer_questions(app, flow, &questions, fixture_answer);
+    assert_eq!(verified.status, 200, "verify answers: {}", verified.text());
+    verified.json()
+}
+
+/// Asserts an API error: this status, this `error` code, and a human `message`.
+/// Returns the body for further checks.
+#[track_caller]
+pub fn assert_error(reply: &Reply, status: u16, error: &str) -> Value {
+    assert_eq!(reply.status, status, "expected {status} {error}, got: {}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "a human message: {body}");
+    body
+}
+
 /// The dev outbox, newest message first.
 pub fn outbox(app: &App) -> Vec<Value> {
     let reply = app.get("/api/dev/outbox");
@@ -98,14 +179,22 @@ pub fn outbox(app: &App) -> Vec<Value> {
     reply.json()["messages"].as_array().cloned().unwrap_or_default()
 }
 
-/// The 6-digit code in the newest outbox message.
+/// The 6-digit code in the newest outbox message (voice messages space the
+/// digits out: "7 1 9 6 8 4").
 pub fn last_code(app: &App) -> String {
     let messages = outbox(app);
     let body = messages.first().expect("a message in the outbox")["body"].as_str().unwrap().to_owned();
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .unwrap_or_else(|| panic!("no 6-digit code in {body:?}"))
-        .to_owned()
+    let mut runs = Vec::new();
+    let mut run = String::new();
+    for c in body.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else if c != ' ' || run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    runs.push(run);
+    runs.into_iter().find(|r| r.len() == 6).unwrap_or_else(|| panic!("no 6-digit code in {body:?}"))
 }
 
 /// Sends a code to `destination` and verifies it: one gate passed.
