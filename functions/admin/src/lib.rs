@@ -1,10 +1,78 @@
-//! The `admin` step. Its journey lands with its own issue; until then every
-//! route answers 501 `not_implemented` (the foundation's one placeholder).
+//! `/api/admin/...`: the operator's API (users, policy, audit) behind the
+//! `admin_token` bearer token. With no token configured the API does not
+//! exist (404). Routing, validation and the work are in `unlatch_core::admin`.
 
+use serde::Serialize;
+use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+use unlatch_core::admin::{self, Auth, Endpoint, LockRequest, Routed};
+use unlatch_core::ApiError;
+use unlatch_web::{error, json, not_found, path_info, read_json, read_json_lines, variable, with_host};
 
 #[http_component]
-fn handle(_req: Request) -> Response {
-    unlatch_web::not_implemented()
+fn handle(req: Request) -> Response {
+    let token = match variable("admin_token") {
+        Ok(token) => token,
+        Err(e) => return error(&e),
+    };
+    match admin::authorize(&token, req.header("authorization").and_then(|v| v.as_str())) {
+        Auth::Off => return not_found(),
+        Auth::Granted => {}
+        refused => {
+            let mut response = error(&admin::unauthorized());
+            response.set_header("www-authenticate", admin::www_authenticate(refused));
+            return response;
+        }
+    }
+    let endpoint = match admin::route(&req.method().to_string(), path_info(&req)) {
+        Routed::To(endpoint) => endpoint,
+        Routed::NotFound => return not_found(),
+        Routed::MethodNotAllowed(allow) => {
+            let mut response = error(&ApiError::method_not_allowed());
+            response.set_header("allow", allow.join(", "));
+            return response;
+        }
+    };
+    match serve(&req, endpoint) {
+        Ok((status, body)) => json(status, &body),
+        Err(e) => error(&e),
+    }
+}
+
+fn ok<T: Serialize>(status: u16, value: Result<T, ApiError>) -> Result<(u16, Value), ApiError> {
+    value.and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal("Could not encode the response.")).map(|v| (status, v)))
+}
+
+fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
+    use Endpoint::*;
+    match endpoint {
+        ListUsers => with_host(req, |h| ok(200, admin::list_users(&h.ctx(), req.query()))),
+        CreateUser => {
+            let body = read_json(req)?;
+            with_host(req, |h| ok(201, admin::create_user(&h.ctx(), body)))
+        }
+        ImportUsers => {
+            let body = read_json_lines(req)?;
+            with_host(req, |h| ok(200, admin::import_users(&h.ctx(), body)))
+        }
+        GetUser(id) => with_host(req, |h| ok(200, admin::get_user(&h.ctx(), &id))),
+        UpdateUser(id) => {
+            let body = read_json(req)?;
+            with_host(req, |h| ok(200, admin::update_user(&h.ctx(), &id, body)))
+        }
+        DeleteUser(id) => with_host(req, |h| ok(200, admin::delete_user(&h.ctx(), &id))),
+        LockUser(id) => {
+            // The body is optional: none locks until unlocked.
+            let body = if req.body().iter().all(u8::is_ascii_whitespace) { LockRequest::default() } else { read_json(req)? };
+            with_host(req, |h| ok(200, admin::lock_user(&h.ctx(), &id, body)))
+        }
+        UnlockUser(id) => with_host(req, |h| ok(200, admin::unlock_user(&h.ctx(), &id))),
+        GetPolicy => with_host(req, |h| ok(200, admin::get_policy(&h.ctx()))),
+        ReplacePolicy => {
+            let body = unlatch_web::read_body(req, &["application/json"], unlatch_web::MAX_BODY)?;
+            with_host(req, |h| ok(200, admin::replace_policy(&h.ctx(), body)))
+        }
+        ListAudit => with_host(req, |h| ok(200, admin::list_audit(&h.ctx(), req.query()))),
+    }
 }

@@ -11,10 +11,10 @@
 pub mod env;
 pub mod store;
 
+pub mod admin;
 pub mod audit;
 pub mod blocklist;
 pub mod captcha;
-pub mod change_password;
 pub mod code;
 pub mod ctx;
 pub mod errors;
@@ -30,13 +30,10 @@ pub mod password_policy;
 pub mod phone;
 pub mod policy;
 pub mod questions;
-pub mod register;
 pub mod request;
 pub mod secrets;
 pub mod send_code;
-pub mod session;
 pub mod set_password;
-pub mod signin;
 pub mod throttle;
 pub mod unlock;
 pub mod users;

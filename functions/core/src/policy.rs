@@ -171,6 +171,30 @@ impl Policy {
         check((60..=600).contains(&self.code_lifetime_seconds), "code_lifetime_seconds must be 60 to 600 (NIST allows at most 10 minutes).");
         check((60..=3600).contains(&self.flow_lifetime_seconds), "flow_lifetime_seconds must be 60 to 3600.");
         check(!self.methods_allowed.is_empty(), "At least one method must be allowed.");
+        check(
+            self.methods_allowed.iter().enumerate().all(|(i, m)| !self.methods_allowed[..i].contains(m)),
+            "methods_allowed may not list a method twice.",
+        );
+        check(
+            self.methods_allowed.len() >= usize::from(self.gates_required),
+            "methods_allowed must offer at least as many methods as gates_required.",
+        );
+        check(
+            self.custom_questions.iter().enumerate().all(|(i, q)| {
+                !self.custom_questions[..i].iter().any(|o| o.id == q.id)
+                    && !crate::questions::PREDEFINED.iter().any(|(id, _)| *id == q.id)
+            }),
+            "Custom question ids must be distinct and differ from the predefined ids (q01..q35).",
+        );
+        check(self.custom_questions.iter().all(|q| q.id.chars().count() <= 64), "Custom question ids may be at most 64 characters.");
+        check(
+            self.helpdesk_contact.chars().count() <= 2048 && !self.helpdesk_contact.chars().any(char::is_control),
+            "helpdesk_contact must be at most 2048 characters with no control characters.",
+        );
+        check(
+            self.password.banned_terms.iter().all(|t| !t.chars().any(char::is_control)),
+            "Banned terms may not contain control characters.",
+        );
         check((1..=100).contains(&self.lockout_threshold), "lockout_threshold must be 1 to 100.");
         check((60..=86400).contains(&self.lockout_seconds), "lockout_seconds must be 60 to 86400.");
         check((8..=64).contains(&self.password.min_length), "password.min_length must be 8 to 64.");
@@ -186,12 +210,16 @@ impl Policy {
         check(self.captcha_difficulty <= 28, "captcha_difficulty must be 0 to 28 bits.");
         check((30..=3600).contains(&self.captcha_lifetime_seconds), "captcha_lifetime_seconds must be 30 to 3600.");
         let t = &self.throttles;
-        check(
-            [t.sends_per_gate_per_hour, t.emails_per_10_minutes, t.validations_per_gate_per_hour, t.code_attempts, t.failed_proofs_per_day, t.identify_per_minute]
-                .iter()
-                .all(|n| (1..=10_000).contains(n)),
-            "Every throttle limit must be 1 to 10000.",
-        );
+        for (name, n) in [
+            ("sends_per_gate_per_hour", t.sends_per_gate_per_hour),
+            ("emails_per_10_minutes", t.emails_per_10_minutes),
+            ("validations_per_gate_per_hour", t.validations_per_gate_per_hour),
+            ("code_attempts", t.code_attempts),
+            ("failed_proofs_per_day", t.failed_proofs_per_day),
+            ("identify_per_minute", t.identify_per_minute),
+        ] {
+            check((1..=10_000).contains(&n), &format!("throttles.{name} must be 1 to 10000."));
+        }
         check((60..=7 * 86400).contains(&t.block_seconds), "throttles.block_seconds must be 60 to 604800.");
         p
     }
@@ -230,5 +258,23 @@ mod tests {
         assert_eq!((e.status, e.error), (422, "invalid_policy"));
         assert_eq!(e.details.unwrap()["problems"].as_array().unwrap().len(), 3);
         assert_eq!(Policy::load(&s).unwrap().gates_required, 2, "nothing stored");
+    }
+
+    #[test]
+    fn duplicates_too_few_methods_and_each_throttle_are_named() {
+        let mut bad = Policy { gates_required: 2, methods_allowed: vec![MethodId::Email, MethodId::Email], ..Policy::default() };
+        bad.throttles.code_attempts = 0;
+        bad.throttles.identify_per_minute = 0;
+        bad.custom_questions = vec![
+            CustomQuestion { id: "q01".into(), text: "Clashes with a predefined id?".into() },
+            CustomQuestion { id: "c1".into(), text: "First pet's vet?".into() },
+            CustomQuestion { id: "c1".into(), text: "Same id again?".into() },
+        ];
+        let p = bad.problems();
+        for needle in ["twice", "throttles.code_attempts", "throttles.identify_per_minute", "Custom question ids"] {
+            assert!(p.iter().any(|x| x.contains(needle)), "{needle} in {p:?}");
+        }
+        bad.methods_allowed = vec![MethodId::Email];
+        assert!(bad.problems().iter().any(|x| x.contains("at least as many methods as gates_required")));
     }
 }

@@ -69,23 +69,40 @@ pub fn not_implemented() -> Response {
     error(&ApiError::new(501, "not_implemented", "This step is not available yet."))
 }
 
-/// Reads a JSON object body (at most 16 KiB); the client's mistakes become 4xx errors.
-pub fn read_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+/// The body cap of the one bulk route (`POST /api/admin/users/import`); every
+/// other route takes at most [`MAX_BODY`].
+pub const MAX_IMPORT_BODY: usize = 1024 * 1024;
+
+/// The request body, refused before use when it is larger than `limit`
+/// (declared or actual: 413) or not of one of the `media_types` (415).
+pub fn read_body<'a>(req: &'a Request, media_types: &[&str], limit: usize) -> Result<&'a [u8], ApiError> {
     let declared = req
         .header("content-length")
         .and_then(|v| v.as_str())
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::payload_too_large(MAX_BODY));
+    if declared.is_some_and(|n| n > limit) || req.body().len() > limit {
+        return Err(ApiError::payload_too_large(limit));
     }
-    let is_json = req
+    let media_type = req
         .header("content-type")
         .and_then(|v| v.as_str())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::new(415, "unsupported_media_type", "Send the request body as application/json."));
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !media_types.contains(&media_type.as_str()) {
+        return Err(ApiError::new(415, "unsupported_media_type", format!("Send the request body as {}.", media_types[0])));
     }
-    unlatch_core::request::parse(req.body())
+    Ok(req.body())
+}
+
+/// Reads a JSON object body (at most 16 KiB); the client's mistakes become 4xx errors.
+pub fn read_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    unlatch_core::request::parse(read_body(req, &["application/json"], MAX_BODY)?)
+}
+
+/// Reads a JSON-lines body (`application/x-ndjson`, at most [`MAX_IMPORT_BODY`]);
+/// the lines are parsed one by one by the caller.
+pub fn read_json_lines(req: &Request) -> Result<&[u8], ApiError> {
+    read_body(req, &["application/x-ndjson", "application/jsonl", "application/x-jsonlines"], MAX_IMPORT_BODY)
 }
 
 /// Runs a step with the request's host context; a host failure (store, keys)
