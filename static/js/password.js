@@ -1,0 +1,75 @@
+// "Choose a new password" + confirm, with live feedback: length and match are
+// checked as you type; the server's 422 lists every rule broken.
+import { el, invalid, say } from './ui.js';
+
+export const MIN = 8;
+export const MAX = 256;
+
+export class PasswordPair {
+  constructor(root) {
+    this.input = root.querySelector('[data-pw="new"]');
+    this.confirm = root.querySelector('[data-pw="confirm"]');
+    this.length = root.querySelector('[data-pw="length"]');
+    this.match = root.querySelector('[data-pw="match"]');
+    const toggle = root.querySelector('[data-pw="show"]');
+    this.input.addEventListener('input', () => this.update());
+    this.confirm.addEventListener('input', () => this.update());
+    if (toggle) {
+      toggle.addEventListener('change', () => {
+        const type = toggle.checked ? 'text' : 'password';
+        for (const i of root.querySelectorAll('input[data-pw-field]')) i.type = type;
+      });
+    }
+    this.update();
+  }
+
+  update() {
+    const n = [...this.input.value].length;
+    if (n === 0) this.mark(this.length, '', `Use at least ${MIN} characters. A few unrelated words make a strong password.`);
+    else if (n < MIN) this.mark(this.length, 'bad', `${n} of at least ${MIN} characters.`);
+    else if (n > MAX) this.mark(this.length, 'bad', `Too long: at most ${MAX} characters.`);
+    else this.mark(this.length, 'good', `✓ Long enough (${n} characters).`);
+    if (!this.confirm.value) this.mark(this.match, '', 'Type the same password again.');
+    else if (this.confirm.value === this.input.value) this.mark(this.match, 'good', '✓ The passwords match.');
+    else this.mark(this.match, 'bad', "The passwords don't match yet.");
+  }
+
+  mark(node, kind, text) {
+    node.className = `live${kind ? ` ${kind}` : ''}`;
+    node.textContent = text;
+  }
+
+  /** Checks before sending; shows the problem in `region` and focuses the field. */
+  check(region) {
+    const n = [...this.input.value].length;
+    invalid(this.input, false);
+    invalid(this.confirm, false);
+    let problem = null;
+    let field = null;
+    if (n === 0) [problem, field] = ['Enter a new password.', this.input];
+    else if (n < MIN) [problem, field] = [`Your new password needs at least ${MIN} characters.`, this.input];
+    else if (n > MAX) [problem, field] = [`Your new password can have at most ${MAX} characters.`, this.input];
+    else if (this.confirm.value !== this.input.value) [problem, field] = ["The two passwords don't match. Type the new password again to confirm it.", this.confirm];
+    if (!problem) return true;
+    say(region, el('p', { text: problem }));
+    invalid(field, true);
+    field.focus();
+    return false;
+  }
+
+  /** Shows a `422 password_policy` answer: every rule broken. */
+  violations(region, data) {
+    const list = (data.violations || []).map((v) => el('li', { 'data-rule': v.rule, text: v.message }));
+    say(region, el('p', { text: "Your new password doesn't meet the password rules:" }), list.length ? el('ul', {}, list) : null);
+    invalid(this.input, true);
+    this.input.focus();
+  }
+
+  value() { return this.input.value; }
+
+  clear() {
+    this.input.value = '';
+    this.confirm.value = '';
+    this.update();
+  }
+}

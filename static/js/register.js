@@ -1,0 +1,345 @@
+// "Register for password reset": sign in, then set up each method (phones and
+// email proven with a code), then finish. The session is an HttpOnly cookie;
+// the CSRF token and any register flow live only in this module's memory.
+import { api, explain, setCsrf } from './api.js';
+import { Cooldown } from './cooldown.js';
+import { $, busy, el, invalid, say, show } from './ui.js';
+
+const METHODS = {
+  authentication_phone: { name: 'Authentication phone', about: 'We text or call your mobile phone with a 6-digit code.' },
+  office_phone: { name: 'Office phone', about: 'We call your office phone with a 6-digit code.' },
+  alternate_email: { name: 'Alternate email', about: 'We email a 6-digit code to an address other than your work or school account.' },
+  security_questions: { name: 'Security questions', about: 'You answer questions that only you know the answers to.' },
+};
+const step = {
+  signin: $('#step-signin'), status: $('#step-status'), contact: $('#step-contact'), code: $('#step-code'),
+  questions: $('#step-questions'), done: $('#step-done'),
+};
+const state = { status: null, method: null, flow: null, send: null, hint: '' };
+const cooldown = new Cooldown($('#resend'), $('#resend-wait'));
+
+// A session that ended (or a stale CSRF token) sends the user back to sign in.
+function signedOut(r, text = 'Your session has ended. Please sign in again.') {
+  if (r.status !== 401 && r.data.error !== 'csrf_invalid' && r.data.error !== 'not_signed_in') return false;
+  setCsrf(null);
+  state.flow = null;
+  say($('#signin-err'), el('p', { text }));
+  show(step.signin);
+  return true;
+}
+
+// ---- Sign in ----
+$('#signin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const region = $('#signin-err');
+  const username = $('#username');
+  const password = $('#password');
+  say(region);
+  for (const i of [username, password]) invalid(i, false);
+  const missing = [[username, 'Enter your user ID.'], [password, 'Enter your password.']].find(([i]) => !i.value.trim());
+  if (missing) {
+    say(region, el('p', { text: missing[1] }));
+    invalid(missing[0], true);
+    missing[0].focus();
+    return;
+  }
+  const button = $('#signin');
+  busy(button, true);
+  const r = await api('/api/signin', { username: username.value.trim(), password: password.value });
+  busy(button, false);
+  password.value = '';
+  if (r.ok) {
+    setCsrf(r.data.csrf_token);
+    await loadStatus();
+    return;
+  }
+  if (r.data.error === 'invalid_credentials') {
+    say(region, el('p', { text: 'Your user ID or password is incorrect.' }), el('p', {}, 'Forgot your password? ', el('a', { href: '/reset', text: 'Reset it' }), '.'));
+    invalid(password, true);
+    password.focus();
+  } else if (r.data.error === 'account_locked') {
+    say(region, el('p', { text: 'Your account is locked after too many failed sign-in attempts.' }), el('p', {}, el('a', { href: '/unlock', text: 'Unlock your account' }), ' first, then come back.'));
+  } else {
+    say(region, el('p', { text: explain(r) }));
+  }
+});
+
+$('#signout').addEventListener('click', async () => {
+  await api('/api/signout', {});
+  setCsrf(null);
+  say($('#signin-err'), el('p', { class: 'ok', text: "You're signed out." }));
+  show(step.signin);
+});
+
+// ---- What is registered, what is needed ----
+function registeredText(id, reg, st) {
+  if (id === 'authentication_phone') {
+    const p = reg.authentication_phone || reg.mobile_phone;
+    return p && `${p.hint} (${p.mode === 'call' ? 'call' : 'text'})`;
+  }
+  if (id === 'office_phone') return reg.office_phone && reg.office_phone.hint;
+  if (id === 'alternate_email') return reg.alternate_email || reg.authentication_email;
+  const n = reg.security_questions.length;
+  return n >= st.questions_to_register ? `${n} questions answered` : null;
+}
+
+function render(st, note) {
+  state.status = st;
+  const have = st.methods.length;
+  const plural = (n) => `${n} method${n === 1 ? '' : 's'}`;
+  $('#tally').textContent = st.complete
+    ? `✓ You've set up ${plural(have)}. Your administrator requires ${st.required}.`
+    : `You've set up ${have} of the ${plural(st.required)} your administrator requires: ${st.missing} more needed.`;
+  $('#tally').className = `tally ${st.complete ? 'ok' : ''}`;
+  $('#backup').hidden = !st.backup_recommended;
+  $('#methods').replaceChildren(...st.allowed.map((id) => {
+    const m = METHODS[id];
+    const text = registeredText(id, st.registered, st);
+    return el('li', { class: 'method', 'data-method': id },
+      el('h3', { text: m.name }),
+      el('p', { class: 'hint', text: m.about }),
+      el('p', { class: `state ${text ? 'ok' : ''}`, text: text ? `✓ Set up: ${text}` : 'Not set up' }),
+      el('div', { class: 'actions' },
+        el('button', { type: 'button', class: text ? 'secondary' : '', 'aria-label': `${text ? 'Change' : 'Set it up now'}: ${m.name}`, text: text ? 'Change' : 'Set it up now', onclick: () => setUp(id) }),
+        text ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Remove: ${m.name}`, text: 'Remove', onclick: () => remove(id) }) : null));
+  }));
+  say($('#status-err'), note ? el('p', { class: 'ok', text: note }) : null);
+}
+
+async function loadStatus(note, focus = true) {
+  const r = await api('/api/register');
+  if (!r.ok) {
+    if (!signedOut(r)) say($('#signin-err'), el('p', { text: explain(r) }));
+    return;
+  }
+  render(r.data, note);
+  show(step.status, null, focus);
+}
+
+async function remove(id) {
+  const r = await api(`/api/register/${id}`, undefined, 'DELETE');
+  if (r.ok) {
+    render(r.data, `${METHODS[id].name} removed.`);
+    $('#status-h').focus();
+    return;
+  }
+  if (signedOut(r)) return;
+  say($('#status-err'), el('p', { text: explain(r) }));
+}
+
+$('#finish').addEventListener('click', async () => {
+  const r = await api('/api/register/finish', {});
+  if (!r.ok) {
+    if (!signedOut(r)) say($('#status-err'), el('p', { text: explain(r) }));
+    return;
+  }
+  if (!r.data.complete) {
+    const n = r.data.missing;
+    say($('#status-err'), el('p', { text: `You need to set up ${n} more method${n === 1 ? '' : 's'} before you can finish. Choose "Set it up now" on one of the options.` }));
+    return;
+  }
+  $('#done-list').replaceChildren(...r.data.methods.map((id) => el('li', { text: `${METHODS[id].name}: ${registeredText(id, state.status.registered, state.status) || 'set up'}` })));
+  $('#done-backup').hidden = !r.data.backup_recommended;
+  show(step.done);
+});
+$('#done-more').addEventListener('click', () => loadStatus());
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { cooldown.stop(); state.flow = null; loadStatus(); });
+
+// ---- Phones and email: start, send the code, verify ----
+function setUp(id) {
+  state.method = id;
+  if (id === 'security_questions') {
+    questions();
+    return;
+  }
+  const phone = id !== 'alternate_email';
+  $('#phone-box').hidden = !phone;
+  $('#email-box').hidden = phone;
+  $('#mode-box').hidden = id !== 'authentication_phone';
+  for (const i of [$('#phone'), $('#email')]) { i.value = ''; invalid(i, false); }
+  $('#contact-text').textContent = {
+    authentication_phone: 'Select your country code, enter your full phone number including area code, and choose text me or call me. Either way you get a 6-digit code.',
+    office_phone: "Select your country code and enter your full office phone number including area code. We'll call it with a 6-digit code.",
+    alternate_email: "Enter an email address other than your work or school account. We'll email it a 6-digit code.",
+  }[id];
+  say($('#contact-err'));
+  sendLabel();
+  show(step.contact, METHODS[id].name);
+}
+
+function mode() {
+  return state.method === 'authentication_phone' ? (document.querySelector('input[name="mode"]:checked') || {}).value || 'text' : 'call';
+}
+
+function sendLabel() {
+  $('#contact-send').textContent = state.method === 'alternate_email' ? 'Email me' : mode() === 'text' ? 'Text me' : 'Call me';
+}
+for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener('change', sendLabel);
+
+$('#contact-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const region = $('#contact-err');
+  const email = state.method === 'alternate_email';
+  const input = email ? $('#email') : $('#phone');
+  say(region);
+  invalid(input, false);
+  if (!input.value.trim()) {
+    say(region, el('p', { text: email ? 'Enter your email address.' : 'Enter your full phone number including area code.' }));
+    invalid(input, true);
+    input.focus();
+    return;
+  }
+  const button = $('#contact-send');
+  busy(button, true);
+  const body = { method: state.method, destination: input.value.trim() };
+  if (!email) Object.assign(body, { country_code: $('#country').value, mode: mode() });
+  const started = await api('/api/register/start', body);
+  if (!started.ok) {
+    busy(button, false);
+    if (signedOut(started)) return;
+    say(region, el('p', { text: explain(started) }));
+    if (started.data.error === 'invalid_destination') {
+      const field = started.data.field === 'country_code' ? $('#country') : input;
+      invalid(field, true);
+      field.focus();
+    }
+    return;
+  }
+  state.flow = started.data.flow;
+  state.send = started.data.send_code;
+  state.hint = email ? input.value.trim() : `+${$('#country').value} ${input.value.trim()}`;
+  const sent = await send();
+  busy(button, false);
+  if (!sent.ok) {
+    if (!signedOut(sent)) say(region, el('p', { text: explain(sent) }));
+    return;
+  }
+  const how = email ? `We've emailed a code to ${state.hint}.` : mode() === 'text' ? `We've texted a code to ${state.hint}.` : `We're calling ${state.hint} now with a code.`;
+  $('#code-text').textContent = `${how} Enter the code you received, and then select Verify.`;
+  $('#code').value = '';
+  invalid($('#code'), false);
+  say($('#code-err'));
+  cooldown.start();
+  show(step.code);
+});
+
+function send() {
+  return api('/api/send-code', { flow: state.flow, method: state.send.method, destination: state.send.destination });
+}
+
+$('#resend').addEventListener('click', async () => {
+  const button = $('#resend');
+  busy(button, true);
+  const r = await send();
+  busy(button, false);
+  if (r.ok) {
+    say($('#code-err'), el('p', { class: 'ok', text: 'We sent a new code. Any earlier code no longer works.' }));
+    $('#code').focus();
+    cooldown.start();
+  } else if (!signedOut(r)) {
+    say($('#code-err'), el('p', { text: explain(r) }));
+  }
+});
+
+$('#code-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('#code');
+  const region = $('#code-err');
+  const code = input.value.replace(/\s+/g, '');
+  say(region);
+  if (!/^\d{6}$/.test(code)) {
+    say(region, el('p', { text: 'Enter the 6-digit code we sent you.' }));
+    invalid(input, true);
+    input.focus();
+    return;
+  }
+  const button = $('#verify');
+  busy(button, true);
+  const r = await api('/api/verify-code', { flow: state.flow, method: state.send.method, code });
+  busy(button, false);
+  if (r.ok) {
+    cooldown.stop();
+    state.flow = null;
+    await loadStatus(`${METHODS[state.method].name} verified and saved.`);
+    return;
+  }
+  if (signedOut(r)) return;
+  invalid(input, true);
+  input.select();
+  input.focus();
+  const e = r.data.error;
+  if (e === 'wrong_code') {
+    const n = r.data.attempts_left;
+    say(region, el('p', { text: `That code isn't right. Check it and try again (${n} ${n === 1 ? 'try' : 'tries'} left).` }));
+  } else if (e === 'code_burned' || e === 'code_expired') {
+    say(region, el('p', { text: 'This code can no longer be used. Select "Resend code" to get a new one.' }));
+    cooldown.ready('');
+  } else if (e === 'flow_expired' || e === 'flow_not_found' || e === 'flow_state') {
+    say(region, el('p', { text: 'This setup took too long. Select Cancel and start again.' }));
+  } else {
+    say(region, el('p', { text: explain(r) }));
+  }
+});
+
+// ---- Security questions ----
+async function questions() {
+  const r = await api('/api/register/questions');
+  if (!r.ok) {
+    if (!signedOut(r)) say($('#status-err'), el('p', { text: explain(r) }));
+    return;
+  }
+  const { questions_to_register: n, questions: pool } = r.data;
+  $('#q-list').replaceChildren(...Array.from({ length: n }, (_, i) => el('fieldset', {},
+    el('legend', { text: `Security question ${i + 1}` }),
+    el('label', { for: `q-${i}`, text: 'Question' }),
+    el('select', { id: `q-${i}`, 'data-q': '' }, el('option', { value: '', text: 'Choose a question' }), ...pool.map((q) => el('option', { value: q.id, text: q.text }))),
+    el('label', { for: `a-${i}`, text: 'Answer' }),
+    el('input', { id: `a-${i}`, 'data-a': '', autocomplete: 'off', spellcheck: 'false', maxlength: '40' }))));
+  say($('#q-err'));
+  show(step.questions);
+}
+
+$('#q-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const region = $('#q-err');
+  const selects = [...document.querySelectorAll('#q-list select')];
+  const answers = [...document.querySelectorAll('#q-list input')];
+  for (const f of [...selects, ...answers]) invalid(f, false);
+  const ids = selects.map((s) => s.value);
+  let problem = null;
+  let field = null;
+  selects.forEach((s, i) => {
+    if (problem) return;
+    const a = answers[i].value.trim();
+    if (!s.value) [problem, field] = [`Choose security question ${i + 1}.`, s];
+    else if (ids.indexOf(s.value) !== i) [problem, field] = [`Security question ${i + 1} is chosen twice: choose a different question.`, s];
+    else if (a.length < 3 || a.length > 40) [problem, field] = [`The answer to question ${i + 1} needs 3 to 40 characters.`, answers[i]];
+  });
+  if (problem) {
+    say(region, el('p', { text: problem }));
+    invalid(field, true);
+    field.focus();
+    return;
+  }
+  const button = $('#q-save');
+  busy(button, true);
+  const r = await api('/api/register/questions', { questions: selects.map((s, i) => ({ id: s.value, answer: answers[i].value })) }, 'PUT');
+  busy(button, false);
+  if (r.ok) {
+    render(r.data, 'Security questions saved.');
+    show(step.status);
+    return;
+  }
+  if (signedOut(r)) return;
+  const problems = r.data.problems || [];
+  say(region, el('p', { text: problems.length ? 'Please fix these:' : explain(r) }), problems.length ? el('ul', {}, problems.map((p) => el('li', { text: p }))) : null);
+});
+
+// A session from earlier in this tab (HttpOnly cookie) goes straight to the status.
+(async () => {
+  const r = await api('/api/session');
+  if (r.ok && r.data.csrf_token) {
+    setCsrf(r.data.csrf_token);
+    await loadStatus(null, false);
+  }
+})();

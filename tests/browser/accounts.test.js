@@ -1,0 +1,148 @@
+// Registration (sign in, phone + email + security questions, finish) and
+// change password, in headless chromium.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PASSWORD, axe, call, focused, lastCode, openPage, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
+
+let app;
+let browser;
+
+before(async () => {
+  app = await startApp();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (app) await app.stop();
+});
+
+async function heading(page, text) {
+  const h = page.getByRole('heading', { level: 2, name: text });
+  await h.waitFor();
+  return h;
+}
+
+function clean(page) {
+  assert.deepEqual(page.problems, [], 'no CSP violation or script error on the page');
+}
+
+describe('register for password reset', () => {
+  test('sign in, then phone (a wrong code first), email and questions, then finish', async () => {
+    const page = await openPage(browser);
+    await page.goto(`${app.base}/register`);
+    await page.getByLabel('User ID').fill('nora');
+    await page.getByLabel('Password', { exact: true }).fill('not-her-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Your user ID or password is incorrect.').waitFor();
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading(page, "Don't lose access to your account!");
+    assert.equal(await focused(page), 'status-h');
+    assert.match(await page.textContent('#tally'), /0 of the 1 method/);
+    assert.ok(await page.locator('#backup').isVisible(), 'the backup-method advice is shown');
+    assert.deepEqual(await axe(page), [], 'status step');
+    await screenshot(page, 'register-status-1280');
+    // Finishing early says what is still needed.
+    await page.getByRole('button', { name: 'Finish' }).click();
+    await page.getByText('You need to set up 1 more method').waitFor();
+
+    // Authentication phone, by text; a wrong code, then the right one.
+    await page.getByRole('button', { name: 'Set it up now: Authentication phone' }).click();
+    await heading(page, 'Authentication phone');
+    await page.getByLabel('Country code').selectOption('1');
+    await page.getByLabel('Phone number').fill('425 555 0123');
+    await page.getByRole('button', { name: 'Text me' }).click();
+    await heading(page, 'Enter the code you received');
+    assert.deepEqual(await axe(page), [], 'code step');
+    const code = await lastCode(app, '4255550123');
+    await page.getByLabel('Verification code').fill(wrongCode(code));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText("That code isn't right").waitFor();
+    await page.getByLabel('Verification code').fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText('Authentication phone verified and saved.').waitFor();
+    assert.match(await page.textContent('[data-method="authentication_phone"]'), /Set up: .*23 \(text\)/);
+    assert.match(await page.textContent('#tally'), /set up 1 method/);
+
+    // Alternate email.
+    await page.getByRole('button', { name: 'Set it up now: Alternate email' }).click();
+    await heading(page, 'Alternate email');
+    await page.getByLabel('Email address').fill('nora.private@fabrikam.com');
+    await page.getByRole('button', { name: 'Email me' }).click();
+    await heading(page, 'Enter the code you received');
+    await page.getByLabel('Verification code').fill(await lastCode(app, 'nora.private'));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText('Alternate email verified and saved.').waitFor();
+
+    // Security questions: a question chosen twice is caught before sending.
+    await page.getByRole('button', { name: 'Set it up now: Security questions' }).click();
+    await heading(page, 'Security questions');
+    const selects = page.locator('#q-list select');
+    const n = await selects.count();
+    assert.ok(n >= 3);
+    for (let i = 0; i < n; i += 1) {
+      await selects.nth(i).selectOption({ index: 1 });
+      await page.locator(`#a-${i}`).fill(`Nora answer ${i + 1}`);
+    }
+    await page.getByRole('button', { name: 'Save answers' }).click();
+    await page.getByText('is chosen twice').waitFor();
+    assert.deepEqual(await axe(page), [], 'questions step');
+    await screenshot(page, 'register-questions-1280');
+    for (let i = 0; i < n; i += 1) await selects.nth(i).selectOption({ index: i + 1 });
+    await page.getByRole('button', { name: 'Save answers' }).click();
+    await page.getByText('Security questions saved.').waitFor();
+    assert.match(await page.textContent('[data-method="security_questions"]'), /3 questions answered/);
+    await page.setViewportSize({ width: 360, height: 780 });
+    await screenshot(page, 'register-status-360');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The session lives in an HttpOnly cookie: a reload goes straight to the status.
+    await page.reload();
+    await heading(page, "Don't lose access to your account!");
+    assert.equal(await page.evaluate(() => document.cookie), '', 'the session cookie is HttpOnly');
+    assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+
+    await page.getByRole('button', { name: 'Finish' }).click();
+    await heading(page, "You're all set");
+    const done = await page.textContent('#done-list');
+    assert.match(done, /Authentication phone/);
+    assert.match(done, /Alternate email/);
+    assert.match(done, /Security questions/);
+    await screenshot(page, 'register-done-1280');
+    clean(page);
+    await page.close();
+  });
+});
+
+describe('change password', () => {
+  test('a wrong old password, a policy violation, then saved; the new password signs in', async () => {
+    const page = await openPage(browser, 360);
+    await page.goto(`${app.base}/change-password`);
+    await page.getByLabel('User ID').fill('chris');
+    await page.getByLabel('Old password').fill('Wrong-password-1');
+    await page.getByLabel('Create new password').fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('Confirm new password').fill('Saffron-glacier-pilot-64');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Your user ID or old password is incorrect').waitFor();
+    assert.equal(await focused(page), 'old');
+    // A password with the user ID in it breaks a rule the server checks.
+    await page.getByLabel('Old password').fill(PASSWORD);
+    await page.getByLabel('Create new password').fill('chris-password');
+    await page.getByLabel('Confirm new password').fill('chris-password');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#change-err li').first().waitFor();
+    assert.match(await page.textContent('#change-err'), /doesn't meet the password rules/);
+    await screenshot(page, 'change-password-policy-360');
+    await page.getByLabel('Old password').fill(PASSWORD);
+    await page.getByLabel('Create new password').fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('Confirm new password').fill('Saffron-glacier-pilot-64');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await heading(page, 'Your password has been changed');
+    assert.equal(await focused(page), 'done-h');
+    clean(page);
+    await page.close();
+    assert.equal((await call(app, '/api/signin', { username: 'chris', password: 'Saffron-glacier-pilot-64' })).status, 200);
+    assert.equal((await call(app, '/api/signin', { username: 'chris', password: PASSWORD })).status, 401);
+  });
+});

@@ -1,0 +1,159 @@
+// The harness of the browser tests: the app in the runner (dev_mode on, its own
+// SQLite file), seeded users, and Debian's chromium driven by playwright-core.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, '../..');
+export const SHOTS = join(ROOT, 'target', 'screenshots');
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const PASSWORD = 'Old-password-42!';
+export const EMAIL = 'jane.doe@fabrikam.com';
+export const MOBILE = '+1 (425) 555-0112';
+export const OFFICE = '+1 425 555 0199';
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the runner on a fresh key-value file with the seeded users. */
+export async function startApp() {
+  const dir = mkdtempSync(join(tmpdir(), 'unlatch-browser-'));
+  const sqlite = join(dir, 'kv.db');
+  const seed = process.env.UNLATCH_SEED || join(ROOT, 'target', 'debug', 'examples', 'browser_seed');
+  const seeded = spawnSync(seed, [sqlite, process.env.UNLATCH_CAPTCHA_DIFFICULTY || '12'], { encoding: 'utf8' });
+  if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr || seeded.error}`);
+  const runner = process.env.UNLATCH_RUNNER || join(ROOT, 'target', 'debug', 'unlatch-runner');
+  const port = await freePort();
+  const adminToken = randomBytes(24).toString('hex');
+  const child = spawn(runner, ['up', '--manifest', join(ROOT, 'spin.toml'), '--listen', `127.0.0.1:${port}`, '--sqlite', sqlite, '--quiet'], {
+    cwd: ROOT,
+    env: { ...process.env, SPIN_VARIABLE_DEV_MODE: 'true', SPIN_VARIABLE_ADMIN_TOKEN: adminToken },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the runner exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`${base}/`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error('the runner did not start in time');
+    await sleep(200);
+  }
+  return {
+    base,
+    adminToken,
+    async stop() {
+      child.kill('SIGTERM');
+      await sleep(100);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's chromium, headless, in a fresh profile; never a downloaded browser. */
+export async function startBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'unlatch-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A new tab that fails the test on a CSP violation or a script error, and
+ * records the bytes it transferred.
+ */
+export async function openPage(browser, width = 1280) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width, height: width < 600 ? 780 : 900 });
+  page.problems = [];
+  page.bytes = 0;
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.problems.push(m.text());
+  });
+  page.on('pageerror', (e) => page.problems.push(String(e)));
+  page.on('response', async (r) => {
+    try { page.bytes += (await r.body()).length + 400; } catch { /* redirects have no body */ }
+  });
+  return page;
+}
+
+/** The newest dev-outbox message (optionally to a destination containing `to`). */
+export async function outbox(app, to) {
+  const r = await fetch(`${app.base}/api/dev/outbox`);
+  const { messages } = await r.json();
+  return messages.find((m) => !to || m.to.includes(to));
+}
+
+export async function lastCode(app, to) {
+  const m = await outbox(app, to);
+  const code = m && m.body.match(/\b\d{6}\b/);
+  if (!code) throw new Error(`no code in the outbox: ${JSON.stringify(m)}`);
+  return code[0];
+}
+
+/** A 6-digit code that is surely not `code`. */
+export function wrongCode(code) {
+  return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+}
+
+/** axe-core on the page as it stands: the serious and critical violations. */
+export async function axe(page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The id of the focused element. */
+export function focused(page) {
+  return page.evaluate(() => document.activeElement && document.activeElement.id);
+}
+
+/** Calls the JSON API from the test (not the page). */
+export async function call(app, path, body, headers = {}) {
+  const r = await fetch(`${app.base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await r.json(); } catch { /* empty */ }
+  return { status: r.status, data, headers: r.headers };
+}

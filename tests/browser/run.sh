@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Browser tests of the pages: installs what a fresh machine lacks (Debian's
+# chromium, the locked npm packages), builds the runner and the test seeder,
+# then runs every *.test.js with node's test runner. Never downloads a browser.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nodejs npm >/dev/null
+fi
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+
+# The components (wasm) are built by tests/build-components.sh; the runner and
+# the seeder are native binaries in the default target dir.
+target="${CARGO_TARGET_DIR:-$root/target}"
+cargo build --locked -q -p unlatch-runner -p unlatch-e2e --bins --example browser_seed
+export UNLATCH_RUNNER="${UNLATCH_RUNNER:-$target/debug/unlatch-runner}"
+export UNLATCH_SEED="${UNLATCH_SEED:-$target/debug/examples/browser_seed}"
+
+cd "$here"
+node --test --test-concurrency=1 --test-reporter=spec ./*.test.js
