@@ -1,0 +1,272 @@
+//! `unlatch-bench [--requests N] [--concurrency C] [--max-seconds T] [--hashes K]`
+//!
+//! Starts the app from `spin.toml` in the runner, in this process, on
+//! 127.0.0.1:0 with a fresh SQLite key-value file; seeds a user through core;
+//! then, for identify, send-code and verify-code, sends N requests from C
+//! client threads (each on a fresh loopback connection, at most T seconds per
+//! step) and reports requests/s and p50/p99 latency. Everything a timed request
+//! needs (solved CAPTCHAs, flows, codes) is prepared untimed beforehand, and the
+//! policy's throttles are raised so the bench measures the server, not the
+//! 429 path. Argon2id (m=19456 KiB, t=2, p=1): K hashes natively in this
+//! process vs K hashes inside a Spin component (`tests/fixtures/argon-probe`),
+//! timed both inside the component and as an HTTP round trip minus a no-op one.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use unlatch_core::{OsRandom, hashing};
+use unlatch_e2e::journey::*;
+use unlatch_e2e::{App, Reply, client};
+use unlatch_runner::{Runner, RunnerConfig};
+
+struct Options {
+    requests: usize,
+    concurrency: usize,
+    max_seconds: u64,
+    hashes: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options { requests: 500, concurrency: 8, max_seconds: 60, hashes: 10 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let value = || pair.get(1).and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| usage());
+        match pair[0].as_str() {
+            "--requests" => o.requests = value().max(1),
+            "--concurrency" => o.concurrency = value().max(1),
+            "--max-seconds" => o.max_seconds = value() as u64,
+            "--hashes" => o.hashes = value().max(1),
+            _ => usage(),
+        }
+    }
+    o
+}
+
+fn usage() -> ! {
+    eprintln!("usage: unlatch-bench [--requests N] [--concurrency C] [--max-seconds T] [--hashes K]");
+    std::process::exit(2)
+}
+
+/// One timed step: how many requests were answered, how many not as expected,
+/// the wall time and each latency.
+struct Run {
+    name: &'static str,
+    ok: usize,
+    failed: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+    first_failure: Option<String>,
+}
+
+/// Sends `request(i)` for i in 0..n from `c` threads, stopping new requests after `max`.
+fn timed(name: &'static str, n: usize, c: usize, max: Duration, expect: u16, request: impl Fn(usize) -> Reply + Sync) -> (Run, Vec<Option<Reply>>) {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(Duration, Reply)>>> = Mutex::new((0..n).map(|_| None).collect());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..c.min(n) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || start.elapsed() > max {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let reply = request(i);
+                    let took = t.elapsed();
+                    results.lock().unwrap()[i] = Some((took, reply));
+                }
+            });
+        }
+    });
+    let wall = start.elapsed();
+    let results = results.into_inner().unwrap();
+    let mut run = Run { name, ok: 0, failed: 0, wall, latencies: Vec::new(), first_failure: None };
+    let mut replies = Vec::with_capacity(n);
+    for r in results {
+        match r {
+            Some((took, reply)) => {
+                run.latencies.push(took);
+                if reply.status == expect {
+                    run.ok += 1;
+                } else {
+                    run.failed += 1;
+                    run.first_failure.get_or_insert_with(|| format!("{} {}", reply.status, reply.text()));
+                }
+                replies.push(Some(reply));
+            }
+            None => replies.push(None),
+        }
+    }
+    run.latencies.sort();
+    (run, replies)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cores} cores, {cpu}, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+fn main() {
+    let o = options();
+    let max = Duration::from_secs(o.max_seconds);
+    eprintln!("starting the app in the runner (compiling the components)…");
+    let app = App::start();
+    set_policy(&app, |p| {
+        // Low CAPTCHA work, so identify measures the server, not the client's proof-of-work.
+        p.captcha_difficulty = 4;
+        let t = &mut p.throttles;
+        t.identify_per_minute = u32::MAX;
+        t.sends_per_gate_per_hour = u32::MAX;
+        t.emails_per_10_minutes = u32::MAX;
+        t.validations_per_gate_per_hour = u32::MAX;
+        t.failed_proofs_per_day = u32::MAX;
+    });
+    user_with_everything(&app, "bench@contoso.com");
+    let addr = app.addr();
+    let post = |target: &str, body: &Value| {
+        client::send(addr, "POST", target, &[("content-type", "application/json")], &serde_json::to_vec(body).unwrap())
+    };
+
+    // Warm-up: every instance path once.
+    let warm = start_flow(&app, "bench@contoso.com", "reset");
+    pass_code_gate(&app, &warm, "email", EMAIL);
+
+    let n = o.requests;
+    eprintln!("solving {n} CAPTCHAs (untimed)…");
+    let captchas: Vec<Value> = (0..n).map(|_| solved_captcha(&app)).collect();
+
+    let mut runs = Vec::new();
+    let (run, _) = timed("challenge (cheap baseline)", n, o.concurrency, max, 200, |_| client::send(addr, "GET", "/api/identify/challenge", &[], b""));
+    runs.push(run);
+
+    let (run, replies) = timed("identify", n, o.concurrency, max, 200, |i| {
+        post("/api/identify", &json!({ "username": "bench@contoso.com", "captcha": captchas[i], "purpose": "reset" }))
+    });
+    runs.push(run);
+    let flows: Vec<String> = replies
+        .iter()
+        .flatten()
+        .filter(|r| r.status == 200)
+        .map(|r| r.json()["flow"].as_str().unwrap().to_owned())
+        .collect();
+
+    let (run, _) = timed("send-code (email)", flows.len(), o.concurrency, max, 202, |i| {
+        post("/api/send-code", &json!({ "flow": flows[i], "method": "email", "destination": EMAIL }))
+    });
+    runs.push(run);
+
+    eprintln!("sending {} fresh codes and reading them from the dev outbox (untimed)…", flows.len());
+    let codes: Vec<String> = flows
+        .iter()
+        .map(|flow| {
+            let sent = send_code(&app, flow, "email", EMAIL);
+            assert_eq!(sent.status, 202, "{}", sent.text());
+            last_code(&app)
+        })
+        .collect();
+    let (run, _) = timed("verify-code (right code)", flows.len(), o.concurrency, max, 200, |i| {
+        post("/api/verify-code", &json!({ "flow": flows[i], "method": "email", "code": codes[i] }))
+    });
+    runs.push(run);
+
+    println!("## Runner throughput ({})\n", machine());
+    println!("Up to {n} requests per step, {} client threads, loopback, a new connection per request.\n", o.concurrency);
+    println!("| step | requests | not as expected | requests/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &runs {
+        let total = r.ok + r.failed;
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} |",
+            r.name,
+            total,
+            r.failed,
+            total as f64 / r.wall.as_secs_f64(),
+            ms(percentile(&r.latencies, 0.50)),
+            ms(percentile(&r.latencies, 0.99))
+        );
+    }
+    for r in &runs {
+        if let Some(f) = &r.first_failure {
+            println!("\n{}: first unexpected answer: {f}", r.name);
+        }
+    }
+    drop(app);
+
+    // Argon2id, native in this process.
+    let k = o.hashes;
+    let native: Vec<Duration> = (0..k)
+        .map(|_| {
+            let t = Instant::now();
+            hashing::hash(&OsRandom, "correct horse battery staple").expect("a hash");
+            t.elapsed()
+        })
+        .collect();
+
+    // Argon2id in a component: the argon-probe fixture in its own runner.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/argon-probe/spin.toml");
+    let dir = std::env::temp_dir().join(format!("unlatch-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let probe = Runner::start(RunnerConfig {
+        manifest,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sqlite: Some(dir.join("kv.db")),
+        env_vars: Default::default(),
+    })
+    .expect("the argon-probe fixture starts (build it with tests/bench.sh)");
+    let paddr = probe.addr();
+    let get = |target: &str| {
+        let t = Instant::now();
+        let r = client::send(paddr, "GET", target, &[], b"");
+        assert_eq!(r.status, 200, "{target}: {}", r.text());
+        (t.elapsed(), r)
+    };
+    get("/argon/hash");
+    get("/argon/noop");
+    let mut inside = Vec::new();
+    let mut round_trip = Vec::new();
+    let mut noop = Vec::new();
+    for _ in 0..k {
+        let (took, reply) = get("/argon/hash");
+        let phc = reply.json()["phc_prefix"].as_str().unwrap_or("").to_owned();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        inside.push(Duration::from_micros(reply.json()["micros"].as_u64().unwrap()));
+        round_trip.push(took);
+        noop.push(get("/argon/noop").0);
+    }
+    probe.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (native_med, inside_med) = (median(native.clone()), median(inside.clone()));
+    let (rt_med, noop_med) = (median(round_trip), median(noop));
+    println!("\n## Argon2id m=19456 KiB, t=2, p=1 (median of {k})\n");
+    println!("| where | ms per hash | vs native |");
+    println!("|---|---:|---:|");
+    println!("| native (this process) | {} | 1.00× |", ms(native_med));
+    println!("| in component, timed inside (WASI clock) | {} | {:.2}× |", ms(inside_med), inside_med.as_secs_f64() / native_med.as_secs_f64());
+    let http = rt_med.saturating_sub(noop_med);
+    println!("| in component, HTTP round trip − no-op round trip | {} | {:.2}× |", ms(http), http.as_secs_f64() / native_med.as_secs_f64());
+}
