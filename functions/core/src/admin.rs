@@ -34,7 +34,7 @@ pub const MAX_PAGE: usize = 200;
 pub enum Auth {
     /// No token configured: the admin API does not exist (404).
     Off,
-    /// No bearer credentials sent (401).
+    /// No bearer credentials sent, or an empty token (401).
     Missing,
     /// Credentials sent but not the token (401, `invalid_token`).
     Wrong,
@@ -57,9 +57,12 @@ pub fn authorize(configured: &str, authorization: Option<&str>) -> Auth {
         return Auth::Missing;
     }
     let token = token.trim();
+    if token.is_empty() {
+        return Auth::Missing;
+    }
     let expected = Sha256::digest(configured.as_bytes());
     let given = Sha256::digest(token.as_bytes());
-    if !token.is_empty() && bool::from(expected.ct_eq(&given)) { Auth::Granted } else { Auth::Wrong }
+    if bool::from(expected.ct_eq(&given)) { Auth::Granted } else { Auth::Wrong }
 }
 
 /// The 401 answer for a refused request.
@@ -869,7 +872,7 @@ mod tests {
         assert_eq!(authorize("  ", None), Auth::Off);
         assert_eq!(authorize("s3cret-token", None), Auth::Missing);
         assert_eq!(authorize("s3cret-token", Some("Basic czNjcmV0")), Auth::Missing);
-        assert_eq!(authorize("s3cret-token", Some("Bearer")), Auth::Wrong);
+        assert_eq!(authorize("s3cret-token", Some("Bearer")), Auth::Missing);
         assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-tokeN")), Auth::Wrong);
         assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-token-longer")), Auth::Wrong);
         assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-token")), Auth::Granted);
