@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: start the app from `spin.toml` in the
 //! runner, and talk raw HTTP/1.1 to it.
 
+pub mod account;
 pub mod client;
 pub mod app;
 pub mod journey;
