@@ -244,10 +244,23 @@ fn user_lifecycle_and_its_audit_trail() {
     assert_eq!(since["events"].as_array().unwrap().len(), 1);
     assert_error(&admin(&app, "GET", "/api/admin/audit?since=yesterday", None), 400, "bad_request");
 
-    // No secret anywhere in the audit trail.
+    // No secret anywhere in the audit trail, nor in the key-value store outside hashes.
     let all = admin(&app, "GET", "/api/admin/audit?limit=500", None).text();
     for secret in [GOOD, "Answer 1", "argon2", TOKEN] {
         assert!(!all.contains(secret), "{secret} in the audit trail");
+    }
+    assert_no_secret_in_kv(&app, &[GOOD, "answer 1", "answer 2", "answer 3", TOKEN]);
+}
+
+/// Every value in the app's store, lower-cased, holds none of `secrets`.
+fn assert_no_secret_in_kv(app: &App, secrets: &[&str]) {
+    use unlatch_core::Store;
+    let store = app.store();
+    for key in store.keys_with_prefix("").unwrap() {
+        let value = String::from_utf8_lossy(&store.get(&key).unwrap().unwrap_or_default()).to_lowercase();
+        for secret in secrets {
+            assert!(!value.contains(&secret.to_lowercase()), "{secret} stored under {key}");
+        }
     }
 }
 
@@ -320,6 +333,7 @@ fn bulk_import_reports_each_line() {
     let three = users::find_by_username(&app.store(), "three@contoso.com").unwrap().unwrap();
     assert!(three.locked && three.is_admin());
     assert!(!report.to_string().contains(GOOD));
+    assert_no_secret_in_kv(&app, &[GOOD, "answer 1", "\"password\":\"password\""]);
 
     // The import route takes JSON lines only; the 1 MiB cap is its own.
     let as_json = send(&app, "POST", "/api/admin/users/import", Some(&bearer()), "application/json", body.as_bytes());
