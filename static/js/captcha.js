@@ -56,6 +56,7 @@ export class Captcha {
         else this.bar.value = Math.round(e.data.progress * 100);
       };
       worker.onerror = () => reject(new Error('worker'));
+      worker.postMessage({ challenge, difficulty });
     });
     worker.terminate();
     if (this.worker === worker) this.worker = null;

@@ -56,10 +56,10 @@ describe('register for password reset', () => {
     await heading(page, 'Enter the code you received');
     assert.deepEqual(await axe(page), [], 'code step');
     const code = await lastCode(app, '4255550123');
-    await page.getByLabel('Verification code').fill(wrongCode(code));
+    await page.getByLabel('Verification code', { exact: true }).fill(wrongCode(code));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText("That code isn't right").waitFor();
-    await page.getByLabel('Verification code').fill(code);
+    await page.getByLabel('Verification code', { exact: true }).fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('Authentication phone verified and saved.').waitFor();
     assert.match(await page.textContent('[data-method="authentication_phone"]'), /Set up: .*23 \(text\)/);
@@ -71,7 +71,7 @@ describe('register for password reset', () => {
     await page.getByLabel('Email address').fill('nora.private@fabrikam.com');
     await page.getByRole('button', { name: 'Email me' }).click();
     await heading(page, 'Enter the code you received');
-    await page.getByLabel('Verification code').fill(await lastCode(app, 'nora.private'));
+    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(app, 'nora.private'));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('Alternate email verified and saved.').waitFor();
 

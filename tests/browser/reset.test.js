@@ -30,7 +30,7 @@ async function pickAndSend(page, label, destination, button) {
 }
 
 async function enterCode(page, code) {
-  await page.getByLabel('Verification code').fill(code);
+  await page.getByLabel('Verification code', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Next' }).click();
 }
 

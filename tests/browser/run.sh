@@ -22,7 +22,8 @@ fi
 # The components (wasm) are built by tests/build-components.sh; the runner and
 # the seeder are native binaries in the default target dir.
 target="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --locked -q -p unlatch-runner -p unlatch-e2e --bins --example browser_seed
+cargo build --locked -q -p unlatch-runner
+cargo build --locked -q -p unlatch-e2e --example browser_seed
 export UNLATCH_RUNNER="${UNLATCH_RUNNER:-$target/debug/unlatch-runner}"
 export UNLATCH_SEED="${UNLATCH_SEED:-$target/debug/examples/browser_seed}"
 
