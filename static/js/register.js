@@ -20,7 +20,7 @@ const cooldown = new Cooldown($('#resend'), $('#resend-wait'));
 
 // A session that ended (or a stale CSRF token) sends the user back to sign in.
 function signedOut(r, text = 'Your session has ended. Please sign in again.') {
-  if (r.status !== 401 && r.data.error !== 'csrf_invalid' && r.data.error !== 'not_signed_in') return false;
+  if (r.data.error !== 'csrf_invalid' && r.data.error !== 'not_signed_in') return false;
   setCsrf(null);
   state.flow = null;
   say($('#signin-err'), el('p', { text }));

@@ -31,7 +31,7 @@ describe('register for password reset', () => {
   test('sign in, then phone (a wrong code first), email and questions, then finish', async () => {
     const page = await openPage(browser);
     await page.goto(`${app.base}/register`);
-    await page.getByLabel('User ID').fill('nora');
+    await page.getByLabel('User ID', { exact: true }).fill('nora');
     await page.getByLabel('Password', { exact: true }).fill('not-her-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Your user ID or password is incorrect.').waitFor();
@@ -50,15 +50,16 @@ describe('register for password reset', () => {
     // Authentication phone, by text; a wrong code, then the right one.
     await page.getByRole('button', { name: 'Set it up now: Authentication phone' }).click();
     await heading(page, 'Authentication phone');
-    await page.getByLabel('Country code').selectOption('1');
-    await page.getByLabel('Phone number').fill('425 555 0123');
+    await page.getByLabel('Country code', { exact: true }).selectOption('1');
+    await page.getByLabel('Phone number', { exact: true }).fill('425 555 0123');
     await page.getByRole('button', { name: 'Text me' }).click();
     await heading(page, 'Enter the code you received');
     assert.deepEqual(await axe(page), [], 'code step');
     const code = await lastCode(app, '4255550123');
     await page.getByLabel('Verification code', { exact: true }).fill(wrongCode(code));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByText("That code isn't right").waitFor();
+    await page.locator('#code-err p').waitFor();
+    assert.match(await page.textContent('#code-err'), /That code isn't right/);
     await page.getByLabel('Verification code', { exact: true }).fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('Authentication phone verified and saved.').waitFor();
@@ -68,7 +69,7 @@ describe('register for password reset', () => {
     // Alternate email.
     await page.getByRole('button', { name: 'Set it up now: Alternate email' }).click();
     await heading(page, 'Alternate email');
-    await page.getByLabel('Email address').fill('nora.private@fabrikam.com');
+    await page.getByLabel('Email address', { exact: true }).fill('nora.private@fabrikam.com');
     await page.getByRole('button', { name: 'Email me' }).click();
     await heading(page, 'Enter the code you received');
     await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(app, 'nora.private'));
@@ -119,24 +120,24 @@ describe('change password', () => {
   test('a wrong old password, a policy violation, then saved; the new password signs in', async () => {
     const page = await openPage(browser, 360);
     await page.goto(`${app.base}/change-password`);
-    await page.getByLabel('User ID').fill('chris');
-    await page.getByLabel('Old password').fill('Wrong-password-1');
-    await page.getByLabel('Create new password').fill('Saffron-glacier-pilot-64');
-    await page.getByLabel('Confirm new password').fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('User ID', { exact: true }).fill('chris');
+    await page.getByLabel('Old password', { exact: true }).fill('Wrong-password-1');
+    await page.getByLabel('Create new password', { exact: true }).fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('Saffron-glacier-pilot-64');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Your user ID or old password is incorrect').waitFor();
     assert.equal(await focused(page), 'old');
     // A password with the user ID in it breaks a rule the server checks.
-    await page.getByLabel('Old password').fill(PASSWORD);
-    await page.getByLabel('Create new password').fill('chris-password');
-    await page.getByLabel('Confirm new password').fill('chris-password');
+    await page.getByLabel('Old password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Create new password', { exact: true }).fill('chris-password');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('chris-password');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.locator('#change-err li').first().waitFor();
     assert.match(await page.textContent('#change-err'), /doesn't meet the password rules/);
     await screenshot(page, 'change-password-policy-360');
-    await page.getByLabel('Old password').fill(PASSWORD);
-    await page.getByLabel('Create new password').fill('Saffron-glacier-pilot-64');
-    await page.getByLabel('Confirm new password').fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('Old password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Create new password', { exact: true }).fill('Saffron-glacier-pilot-64');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('Saffron-glacier-pilot-64');
     await page.getByRole('button', { name: 'Save' }).click();
     await heading(page, 'Your password has been changed');
     assert.equal(await focused(page), 'done-h');
