@@ -64,7 +64,7 @@ pub struct Flow {
     pub created_at: u64,
     pub expires_at: u64,
     pub gates_required: u8,
-    /// Methods already proven, in order; never the same method twice.
+    /// Methods already proven, in order; never the same factor twice.
     pub gates_passed: Vec<MethodId>,
     pub pending: Option<PendingCode>,
     /// Question ids drawn for the questions gate, when asked.
@@ -95,6 +95,11 @@ pub fn next_step(flow: &Flow) -> &'static str {
 }
 
 impl Flow {
+    /// Whether a gate already passed proved the same factor as `method`.
+    pub fn factor_used(&self, method: MethodId) -> bool {
+        self.gates_passed.iter().any(|m| m.factor() == method.factor())
+    }
+
     pub fn all_gates_passed(&self) -> bool {
         self.gates_passed.len() >= self.gates_required as usize
     }

@@ -95,7 +95,7 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
     }
     let methods = user.available_methods(&policy);
     let gates_required = user.gates_required(&policy);
-    if methods.len() < gates_required as usize {
+    if MethodId::distinct_factors(&methods) < gates_required as usize {
         return Err(ApiError::not_registered());
     }
     if purpose == Purpose::Unlock && !user.is_locked(ctx.now()) {
@@ -182,6 +182,11 @@ pub(crate) mod tests {
         mk("off", &|n| n.sspr_enabled = Some(false));
         mk("bare", &|n| n.contacts.alternate_email = None);
         mk("boss", &|n| n.role = Role::Admin);
+        mk("phone-boss", &|n| {
+            n.role = Role::Admin;
+            n.contacts.alternate_email = None;
+            n.contacts.mobile_phone = Some(crate::phone::Phone::new("1", "425 555 0112"));
+        });
         let unknown = start(&env, "nobody@contoso.com", "reset").unwrap_err();
         assert_eq!((unknown.status, unknown.error), (403, "not_registered"));
         assert_eq!(unknown.message, crate::errors::NOT_REGISTERED_TEXT);
@@ -190,6 +195,7 @@ pub(crate) mod tests {
         assert_eq!(start(&env, "federated", "reset").unwrap_err().error, "contact_admin");
         assert_eq!(start(&env, "off", "reset").unwrap_err().error, "not_enabled");
         assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_registered", "an admin needs two methods");
+        assert_eq!(start(&env, "phone-boss", "reset").unwrap_err().error, "not_registered", "text + call of one phone is one method");
         env.save_policy(|p| p.sspr_enabled = crate::policy::SsprScope::None);
         assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_enabled");
         env.save_policy(|p| p.sspr_enabled = crate::policy::SsprScope::All);

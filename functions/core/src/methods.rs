@@ -54,6 +54,24 @@ impl MethodId {
         }
     }
 
+    /// What the method proves possession of. Texting and calling the mobile
+    /// phone prove the same thing, so they count as one method (as Entra's
+    /// "Mobile phone" does): two gates must be two different factors.
+    pub fn factor(self) -> MethodId {
+        match self {
+            MethodId::MobileCall => MethodId::MobileText,
+            other => other,
+        }
+    }
+
+    /// How many different factors `methods` holds.
+    pub fn distinct_factors(methods: &[MethodId]) -> usize {
+        let mut factors: Vec<MethodId> = methods.iter().map(|m| m.factor()).collect();
+        factors.sort_by_key(|m| m.as_str());
+        factors.dedup();
+        factors.len()
+    }
+
     /// The seed's label for the option.
     pub fn label(self) -> &'static str {
         match self {
@@ -77,6 +95,8 @@ mod tests {
             assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
         }
         assert_eq!(MethodId::parse("fax"), None);
+        assert_eq!(MethodId::distinct_factors(&[MethodId::MobileText, MethodId::MobileCall]), 1);
+        assert_eq!(MethodId::distinct_factors(&[MethodId::MobileCall, MethodId::OfficeCall, MethodId::Email]), 3);
         assert_eq!(MethodId::MobileText.kind(), Kind::Sms);
         assert_eq!(MethodId::OfficeCall.kind(), Kind::Voice);
     }

@@ -62,8 +62,8 @@ pub(crate) fn gate_context(ctx: &Ctx, flow_id: &str, method: MethodId, check_blo
     if flow.all_gates_passed() {
         return Err(ApiError::flow_state("Every verification step is done; continue to the last step."));
     }
-    if flow.gates_passed.contains(&method) {
-        return Err(ApiError::flow_state("This option was already used; choose a different one."));
+    if flow.factor_used(method) {
+        return Err(ApiError::flow_state("This option, or another way to reach the same phone, was already used; choose a different one."));
     }
     let policy = Policy::load(ctx.store)?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;

@@ -55,7 +55,7 @@ fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Result<
             MethodId::Questions => Some(flow.draw_id.as_str()),
             _ => flow.pending.as_ref().filter(|p| p.method == method).map(|p| p.code_id.as_str()),
         };
-        if current != Some(token) || flow.gates_passed.contains(&method) {
+        if current != Some(token) || flow.factor_used(method) {
             return Err(ApiError::flow_state("This code or set of questions was replaced by a newer one."));
         }
         flow.gates_passed.push(method);
@@ -300,6 +300,17 @@ mod tests {
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let r = answer(&env, &flow, &qs, true).unwrap();
         assert_eq!((r.gates_passed, r.next), (2, "set_password"));
+    }
+
+    #[test]
+    fn texting_and_calling_one_phone_are_one_factor() {
+        let (env, _) = setup();
+        env.save_policy(|p| p.gates_required = 2);
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "+1 425 555 0112").unwrap();
+        check(&env, &flow, "mobile_text", &last_code(&env)).unwrap();
+        let e = send_to(&env, &flow, "mobile_call", "+1 425 555 0112").unwrap_err();
+        assert_eq!((e.status, e.error), (409, "flow_state"), "the same phone cannot be the second gate");
     }
 
     #[test]
