@@ -29,7 +29,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options { requests: 500, concurrency: 8, max_seconds: 60, hashes: 10 };
+    let mut o = Options { requests: 1000, concurrency: 8, max_seconds: 60, hashes: 10 };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = || pair.get(1).and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| usage());
@@ -139,11 +139,11 @@ fn main() {
         // Low CAPTCHA work, so identify measures the server, not the client's proof-of-work.
         p.captcha_difficulty = 4;
         let t = &mut p.throttles;
-        t.identify_per_minute = u32::MAX;
-        t.sends_per_gate_per_hour = u32::MAX;
-        t.emails_per_10_minutes = u32::MAX;
-        t.validations_per_gate_per_hour = u32::MAX;
-        t.failed_proofs_per_day = u32::MAX;
+        t.identify_per_minute = 10_000;
+        t.sends_per_gate_per_hour = 10_000;
+        t.emails_per_10_minutes = 10_000;
+        t.validations_per_gate_per_hour = 10_000;
+        t.failed_proofs_per_day = 10_000;
     });
     user_with_everything(&app, "bench@contoso.com");
     let addr = app.addr();
