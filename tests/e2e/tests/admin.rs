@@ -417,3 +417,27 @@ fn an_admin_created_user_can_reset_their_password() {
     ok(admin(&app, "PATCH", &format!("/api/admin/users/{id}"), Some(&json!({ "sspr_enabled": false }))), 200);
     assert_error(&identify(&app, "grace@contoso.com", "reset"), 403, "not_enabled");
 }
+
+#[test]
+fn admin_unlock_clears_a_sign_in_lockout() {
+    let app = admin_app();
+    let id = ok(admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": "lee@contoso.com", "password": GOOD }))), 201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 1..=10 {
+        let r = unlatch_e2e::account::signin(&app, "lee@contoso.com", "Not-the-password-1");
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text());
+    }
+    assert_error(&unlatch_e2e::account::signin(&app, "lee@contoso.com", GOOD), 423, "account_locked");
+    let shown = ok(admin(&app, "GET", &format!("/api/admin/users/{id}"), None), 200);
+    assert_eq!(shown["lockout_active"], true);
+
+    let unlocked = ok(admin(&app, "POST", &format!("/api/admin/users/{id}/unlock"), None), 200);
+    assert_eq!(unlocked["lockout_active"], false);
+    let signed_in = unlatch_e2e::account::signin(&app, "lee@contoso.com", GOOD);
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text());
+    // The counter restarted: one wrong password does not lock again.
+    assert_eq!(unlatch_e2e::account::signin(&app, "lee@contoso.com", "Not-the-password-1").status, 401);
+    assert_eq!(unlatch_e2e::account::signin(&app, "lee@contoso.com", GOOD).status, 200);
+}
