@@ -103,7 +103,8 @@ function render(st, note) {
         el('button', { type: 'button', class: text ? 'secondary' : '', 'aria-label': `${text ? 'Change' : 'Set it up now'}: ${m.name}`, text: text ? 'Change' : 'Set it up now', onclick: () => setUp(id) }),
         text ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Remove: ${m.name}`, text: 'Remove', onclick: () => remove(id) }) : null));
   }));
-  say($('#status-err'), note ? el('p', { class: 'ok', text: note }) : null);
+  say($('#status-err'));
+  say($('#status-note'), note ? el('p', { text: note }) : null);
 }
 
 async function loadStatus(note, focus = true) {

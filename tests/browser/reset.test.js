@@ -233,6 +233,15 @@ describe('every page', () => {
         const page = await openPage(browser, width);
         await page.goto(`${app.base}${path}`, { waitUntil: 'networkidle' });
         assert.ok(page.bytes < 50 * 1024, `${path} transferred ${page.bytes} bytes`);
+        // No layout shift while the page loads (the robot check updates in place).
+        const shift = await page.evaluate(() => new Promise((done) => {
+          let total = 0;
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) if (!e.hadRecentInput) total += e.value;
+          }).observe({ type: 'layout-shift', buffered: true });
+          setTimeout(() => done(total), 700);
+        }));
+        assert.ok(shift < 0.01, `${path} shifted its layout by ${shift}`);
         await screenshot(page, `${name}-${width}`);
         if (width === 1280) {
           assert.deepEqual(await axe(page), [], `${path} (light)`);

@@ -19,11 +19,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
-# The components (wasm) are built by tests/build-components.sh; the runner and
-# the seeder are native binaries in the default target dir.
+# The components (wasm) are built by tests/build-components.sh. The runner and
+# the seeder are native binaries; this is the build `cargo test` in tests/run.sh
+# already did (same packages, so the same features: nothing is rebuilt there).
 target="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --locked -q -p unlatch-runner
-cargo build --locked -q -p unlatch-e2e --example browser_seed
+cargo test --locked -q --no-run -p unlatch-core -p pages -p unlatch-runner -p unlatch-e2e
 export UNLATCH_RUNNER="${UNLATCH_RUNNER:-$target/debug/unlatch-runner}"
 export UNLATCH_SEED="${UNLATCH_SEED:-$target/debug/examples/browser_seed}"
 
