@@ -656,6 +656,10 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
     if req.locked == Some(false) {
         ctx.store.delete(&users::signin_failures_key(id))?;
     }
+    if req.password.is_some() {
+        // A new password signs out every session opened with the old one.
+        crate::session::end_all(ctx, id)?;
+    }
     audit::append(ctx, "admin_user_updated", Some(id), json!({ "actor": ACTOR, "fields": changed }))?;
     Ok(view(&updated, ctx.now()))
 }
@@ -684,6 +688,7 @@ pub fn delete_user(ctx: &Ctx, id: &str) -> Result<Value> {
     if !users::delete(ctx.store, id)? {
         return Err(user_not_found());
     }
+    crate::session::end_all(ctx, id)?;
     audit::append(ctx, "admin_user_deleted", Some(id), json!({ "actor": ACTOR, "username": user.username }))?;
     Ok(json!({ "deleted": true, "id": id }))
 }
@@ -1013,9 +1018,12 @@ mod tests {
         assert_eq!(e.body()["violations"][0]["rule"], "same_as_current");
         assert_eq!(update_user(&ctx, "nobody", UpdateUserRequest::default()).unwrap_err().status, 404);
 
+        let signed_in = crate::session::create(&ctx, &id).unwrap();
         let reset: UpdateUserRequest = serde_json::from_value(json!({ "password": "Another-Good-One-77" })).unwrap();
         update_user(&ctx, &id, reset).unwrap();
         assert!(users::verify_password(&users::get(ctx.store, &id).unwrap().unwrap(), "Another-Good-One-77"));
+        assert!(crate::session::load(&ctx, Some(&signed_in.id)).is_err(), "an admin's password reset ends the user's sessions");
+        let signed_in = crate::session::create(&ctx, &id).unwrap();
 
         assert_eq!(lock_user(&ctx, &id, LockRequest::default()).unwrap()["lockout_active"], true);
         assert_eq!(lock_user(&ctx, &id, LockRequest { seconds: Some(5) }).unwrap_err().status, 422);
@@ -1027,6 +1035,7 @@ mod tests {
         assert_eq!(timed["locked_until"], ctx.now() + 120);
 
         assert_eq!(delete_user(&ctx, &id).unwrap()["deleted"], true);
+        assert!(crate::session::load(&ctx, Some(&signed_in.id)).is_err(), "a deleted user's sessions end");
         assert_eq!(delete_user(&ctx, &id).unwrap_err().status, 404);
         assert_eq!(get_user(&ctx, &id).unwrap_err().error, "user_not_found");
 

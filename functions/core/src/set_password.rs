@@ -106,6 +106,8 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     flow::consume(ctx, &flow)?;
 
     let updated = users::set_password(ctx, &user.id, &req.new_password)?;
+    // Whoever held a session with the old password is signed out.
+    crate::session::end_all(ctx, &user.id)?;
     users::clear_lockout(ctx.store, &user.id)?;
     clear_counters(ctx, &user.id)?;
     audit::append(ctx, "password_reset", Some(&user.id), json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) }))?;
@@ -227,6 +229,17 @@ pub(crate) mod tests {
         env.clock.advance(15 * 60);
         let e = reset_with(&env, &flow, "violet kestrel harbour").unwrap_err();
         assert_eq!((e.status, e.error), (410, "flow_expired"));
+    }
+
+    #[test]
+    fn a_reset_ends_every_session_of_the_user() {
+        let env = easy_env();
+        let jane = env.user_with_everything("jane@contoso.com");
+        let before = crate::session::create(&env.ctx(), &jane.id).unwrap();
+        let flow = verified_flow(&env, "reset");
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        let e = crate::session::load(&env.ctx(), Some(&before.id)).unwrap_err();
+        assert_eq!(e.error, "not_signed_in");
     }
 
     #[test]
