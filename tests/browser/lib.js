@@ -1,6 +1,6 @@
 // The harness of the browser tests: the app in the runner (dev_mode on, its own
 // SQLite file), seeded users, and Debian's chromium driven by playwright-core.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,9 +38,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startApp() {
   const dir = mkdtempSync(join(tmpdir(), 'unlatch-browser-'));
   const sqlite = join(dir, 'kv.db');
-  const seed = process.env.UNLATCH_SEED || join(ROOT, 'target', 'debug', 'examples', 'browser_seed');
-  const seeded = spawnSync(seed, [sqlite, process.env.UNLATCH_CAPTCHA_DIFFICULTY || '12'], { encoding: 'utf8' });
-  if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr || seeded.error}`);
   const runner = process.env.UNLATCH_RUNNER || join(ROOT, 'target', 'debug', 'unlatch-runner');
   const port = await freePort();
   const adminToken = randomBytes(24).toString('hex');
@@ -60,7 +57,7 @@ export async function startApp() {
     if (Date.now() > deadline) throw new Error('the runner did not start in time');
     await sleep(200);
   }
-  return {
+  const app = {
     base,
     adminToken,
     async stop() {
@@ -69,6 +66,53 @@ export async function startApp() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  await seed(app);
+  return app;
+}
+
+/** An admin API call with the app's bearer token; fails on an error status. */
+export async function admin(app, method, path, body) {
+  const r = await fetch(`${app.base}/api/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`admin ${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+/**
+ * The users the tests walk the journeys with, created through the admin API,
+ * and a policy with less CAPTCHA work (the tests solve many) and room for
+ * every test's "Who are you?" from 127.0.0.1 within a minute.
+ */
+async function seed(app) {
+  const policy = await admin(app, 'GET', '/policy');
+  policy.captcha_difficulty = Number(process.env.UNLATCH_CAPTCHA_DIFFICULTY || 12);
+  policy.throttles.identify_per_minute = 1000;
+  await admin(app, 'PUT', '/policy', policy);
+  const everything = {
+    contacts: {
+      alternate_email: EMAIL,
+      mobile_phone: { country_code: '1', number: '(425) 555-0112' },
+      office_phone: { country_code: '1', number: '425 555 0199' },
+    },
+    security_answers: [1, 2, 3, 4, 5].map((i) => ({ question_id: `q0${i}`, answer: `Answer ${i}` })),
+  };
+  const nothing = { contacts: {}, security_answers: [] };
+  const users = [
+    ['jane', everything], ['june', everything], ['chris', everything], ['rita', everything], ['kim', everything],
+    ['lee', { ...everything, locked: true }],
+    ['nora', nothing],
+    ['adele', { ...everything, role: 'admin', security_answers: [] }],
+    ['fed', { ...everything, password_managed_here: false }],
+    ['off', { ...everything, sspr_enabled: false }],
+    ['bare', nothing],
+  ];
+  for (const [username, extra] of users) {
+    await admin(app, 'POST', '/users', { username, display_name: 'Jane Doe', password: PASSWORD, ...extra });
+  }
 }
 
 /** Debian's chromium, headless, in a fresh profile; never a downloaded browser. */
