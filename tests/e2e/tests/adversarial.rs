@@ -128,6 +128,7 @@ fn hostile_bodies_on_every_post_route_are_4xx_json() {
         ("empty body", Vec::new()),
         ("not UTF-8", vec![b'{', 0xff, 0xfe, b'}']),
         ("missing fields", b"{}".to_vec()),
+        ("only a username (the change branch's shape)", br#"{"username":"jane@contoso.com"}"#.to_vec()),
         ("only the flow", format!(r#"{{"flow":"{flow}"}}"#).into_bytes()),
         ("unknown flow", br#"{"flow":"AAAAAAAAAAAAAAAAAAAAAA","method":"email","code":"123456","destination":"x","new_password":"Correct-Horse-Battery-9"}"#.to_vec()),
         ("wrong types", format!(r#"{{"flow":"{flow}","username":5,"captcha":"x","purpose":1,"method":[],"destination":{{}},"code":123456,"answers":"a","new_password":12345678}}"#).into_bytes()),
