@@ -86,7 +86,10 @@ $('#who-form').addEventListener('submit', async (event) => {
 // ---- Choose a method ----
 function chooseMethod() {
   const options = $('#options');
-  const available = state.methods.filter((m) => !state.used.has(m.id));
+  // Texting and calling the same mobile phone prove one factor: a second gate needs another.
+  const factor = (id) => (id === 'mobile_call' ? 'mobile_text' : id);
+  const usedFactors = new Set([...state.used].map(factor));
+  const available = state.methods.filter((m) => !usedFactors.has(factor(m.id)));
   const n = state.gatesPassed + 1;
   options.replaceChildren(...available.map((m) => el('label', { class: 'option' },
     el('input', { type: 'radio', name: 'method', value: m.id }),

@@ -115,6 +115,7 @@ describe('reset', () => {
     await heading(page, 'Verification step 2 of 2');
     assert.match(await page.textContent('#method-intro'), /additional verification step/);
     assert.equal(await page.getByRole('radio', { name: /Text my mobile phone/ }).count(), 0, 'the used method is gone');
+    assert.equal(await page.getByRole('radio', { name: /Call my mobile phone/ }).count(), 0, 'so is the same phone by call');
     await screenshot(page, 'reset-second-gate-360');
     await pickAndSend(page, /Email my alternate email/, EMAIL, 'Email');
     await heading(page, 'Enter your verification code');
