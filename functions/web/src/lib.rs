@@ -63,12 +63,6 @@ pub fn not_found() -> Response {
     error(&ApiError::not_found())
 }
 
-/// 501 for a route whose issue has not landed yet (the one placeholder the
-/// foundation allows).
-pub fn not_implemented() -> Response {
-    error(&ApiError::new(501, "not_implemented", "This step is not available yet."))
-}
-
 /// The body cap of the one bulk route (`POST /api/admin/users/import`); every
 /// other route takes at most [`MAX_BODY`].
 pub const MAX_IMPORT_BODY: usize = 1024 * 1024;
