@@ -135,7 +135,7 @@ export async function startBrowser() {
 
 /**
  * A new tab that fails the test on a CSP violation or a script error, and
- * records the bytes it transferred.
+ * records the bytes it transferred (cache off).
  */
 export async function openPage(browser, width = 1280) {
   const page = await browser.context.newPage();
@@ -146,9 +146,11 @@ export async function openPage(browser, width = 1280) {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.problems.push(m.text());
   });
   page.on('pageerror', (e) => page.problems.push(String(e)));
-  page.on('response', async (r) => {
-    try { page.bytes += (await r.body()).length + 400; } catch { /* redirects have no body */ }
-  });
+  // Bytes on the wire (headers + bodies), as a first visit with an empty cache.
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  cdp.on('Network.loadingFinished', (e) => { page.bytes += e.encodedDataLength; });
   return page;
 }
 

@@ -233,6 +233,7 @@ describe('every page', () => {
       for (const width of [360, 1280]) {
         const page = await openPage(browser, width);
         await page.goto(`${app.base}${path}`, { waitUntil: 'networkidle' });
+        await page.waitForTimeout(300); // the robot check's worker and challenge
         assert.ok(page.bytes < 50 * 1024, `${path} transferred ${page.bytes} bytes`);
         // No layout shift while the page loads (the robot check updates in place).
         const shift = await page.evaluate(() => new Promise((done) => {
