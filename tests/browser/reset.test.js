@@ -129,6 +129,34 @@ describe('reset', () => {
     await page.close();
   });
 
+  test('resend after the cooldown: the new code works, the old one no longer does', async () => {
+    const page = await openPage(browser, 360);
+    await page.clock.install();
+    await who(page, 'reset', 'rita');
+    await heading(page, 'Verification step 1');
+    await pickAndSend(page, /Email my alternate email/, EMAIL, 'Email');
+    await heading(page, 'Enter your verification code');
+    const first = await lastCode(app, 'jane.doe');
+    const resend = page.getByRole('button', { name: 'Resend code' });
+    assert.equal(await resend.isDisabled(), true);
+    await page.clock.runFor('00:31');
+    await page.getByText('You can ask for a new code now.').waitFor();
+    assert.equal(await resend.isDisabled(), false);
+    await resend.click();
+    await page.getByText('We sent a new code.').waitFor();
+    assert.equal(await resend.isDisabled(), true, 'a new cooldown starts');
+    const second = await lastCode(app, 'jane.doe');
+    await screenshot(page, 'reset-code-360');
+    if (second !== first) {
+      await enterCode(page, first);
+      await page.getByText("That code isn't right").waitFor();
+    }
+    await enterCode(page, second);
+    await heading(page, 'Choose a new password');
+    clean(page);
+    await page.close();
+  });
+
   test('keyboard only: every step reachable and operable without a mouse', async () => {
     const page = await openPage(browser);
     await page.goto(`${app.base}/reset`);
