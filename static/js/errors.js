@@ -41,11 +41,11 @@ export function renderSeedError(section, code, who) {
     button.disabled = true;
     const r = await api('/api/contact-admin', { username: who.username, purpose: who.purpose });
     if (r.ok) {
-      status.replaceChildren(el('p', { text: "We've sent a message to your organization's administrators. They will contact you." }));
+      status.replaceChildren(el('p', { text: r.data.message }));
     } else {
       status.replaceChildren(
-        el('p', { text: "We couldn't send the message for you right now." }),
-        el('p', { text: 'Please contact your administrator or helpdesk directly and tell them your user ID and that you need help with your password.' }),
+        el('p', { text: r.data.message }),
+        el('p', { text: 'You can also contact your administrator or helpdesk directly: tell them your user ID and that you need help with your password.' }),
       );
       button.disabled = false;
     }

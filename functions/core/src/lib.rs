@@ -17,6 +17,7 @@ pub mod blocklist;
 pub mod captcha;
 pub mod change_password;
 pub mod code;
+pub mod contact_admin;
 pub mod ctx;
 pub mod errors;
 pub mod flow;

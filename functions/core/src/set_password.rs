@@ -53,6 +53,9 @@ fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// DESIGN.md §7: notices to administrators go to at most 100 of them.
+pub const MAX_ADMIN_RECIPIENTS: usize = 100;
+
 /// Tells the user (and, by policy, the admins about an admin) that the password
 /// was reset. A delivery failure does not undo the reset; it is audited.
 fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User) -> Result<()> {
@@ -66,19 +69,16 @@ fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User
         }
     }
     if user.is_admin() && policy.notify_admins_on_admin_reset {
-        for id in users::list_ids(ctx.store)?.into_iter().filter(|id| *id != user.id) {
-            let Some(admin) = users::get(ctx.store, &id)?.filter(User::is_admin) else { continue };
-            if let Some(email) = admin.contacts.emails().first() {
-                messages.push(Message {
-                    channel: Channel::Email,
-                    to: email.to_string(),
-                    subject: "An administrator's password was reset".into(),
-                    body: format!("The password of administrator {} was reset through self-service.", user.username),
-                });
-            }
+        for email in users::admin_emails(ctx.store, Some(&user.id), MAX_ADMIN_RECIPIENTS)? {
+            messages.push(Message {
+                channel: Channel::Email,
+                to: email,
+                subject: "An administrator's password was reset".into(),
+                body: format!("The password of administrator {} was reset through self-service.", user.username),
+            });
         }
     }
-    for m in messages.iter().take(101) {
+    for m in &messages {
         if notifier.send(m).is_err() {
             audit::append(ctx, "notify_failed", Some(&user.id), json!({ "channel": m.channel }))?;
         }

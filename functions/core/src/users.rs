@@ -269,6 +269,22 @@ pub fn list_ids(store: &dyn Store) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// The first email of each administrator but `except`, at most `max` of them:
+/// who hears of an admin's reset and of "Contact an administrator".
+pub fn admin_emails(store: &dyn Store, except: Option<&str>, max: usize) -> Result<Vec<String>> {
+    let mut emails = Vec::new();
+    for id in list_ids(store)?.into_iter().filter(|id| Some(id.as_str()) != except) {
+        if emails.len() >= max {
+            break;
+        }
+        let Some(admin) = get(store, &id)?.filter(User::is_admin) else { continue };
+        if let Some(email) = admin.contacts.emails().first() {
+            emails.push(email.to_string());
+        }
+    }
+    Ok(emails)
+}
+
 /// Whether `password` is this user's password (Argon2id, constant work).
 pub fn verify_password(user: &User, password: &str) -> bool {
     hashing::verify(password, &user.password_hash)

@@ -1,13 +1,18 @@
 //! "Who are you?": `GET /api/identify/challenge` hands out a proof-of-work
 //! CAPTCHA; `POST /api/identify` checks it and starts a reset or unlock flow.
+//! `POST /api/contact-admin` is the way out of its error pages: "Contact an
+//! administrator".
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use unlatch_core::identify;
+use unlatch_core::{contact_admin, identify};
 use unlatch_web::{method_not_allowed, not_found, read_json, reply, with_host};
 
 #[http_component]
 fn handle(req: Request) -> Response {
+    if req.header("spin-matched-route").and_then(|v| v.as_str()) == Some("/api/contact-admin") {
+        return contact(&req);
+    }
     match (unlatch_web::path_info(&req), req.method()) {
         ("/challenge", Method::Get) => reply(with_host(&req, |host| identify::challenge(&host.ctx())), 200),
         ("/challenge", _) => method_not_allowed(&[Method::Get]),
@@ -18,4 +23,14 @@ fn handle(req: Request) -> Response {
         ("" | "/", _) => method_not_allowed(&[Method::Post]),
         _ => not_found(),
     }
+}
+
+fn contact(req: &Request) -> Response {
+    if *req.method() != Method::Post {
+        return method_not_allowed(&[Method::Post]);
+    }
+    let asked = read_json(req).and_then(|body| {
+        with_host(req, |host| contact_admin::contact_admin(&host.ctx(), host.notifier()?.as_ref(), body))
+    });
+    reply(asked, 202)
 }

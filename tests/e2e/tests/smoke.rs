@@ -10,6 +10,7 @@ fn every_api_route_answers_with_json() {
     let routes = [
         ("GET", "/api/identify/challenge"),
         ("POST", "/api/identify"),
+        ("POST", "/api/contact-admin"),
         ("POST", "/api/send-code"),
         ("GET", "/api/dev/outbox"),
         ("POST", "/api/verify-code"),
