@@ -5,7 +5,7 @@ import { Captcha } from './captcha.js';
 import { Cooldown } from './cooldown.js';
 import { isSeedError, renderEnd, renderSeedError } from './errors.js';
 import { PasswordPair } from './password.js';
-import { $, busy, el, invalid, say, show } from './ui.js';
+import { $, busy, el, invalid, say, show, typedCode } from './ui.js';
 
 const purpose = document.body.dataset.purpose === 'unlock' ? 'unlock' : 'reset';
 const state = { flow: null, username: '', methods: [], used: new Set(), gatesRequired: 1, gatesPassed: 0, method: null, destination: '' };
@@ -203,14 +203,8 @@ $('#code-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = $('#code');
   const region = $('#code-err');
-  const code = input.value.replace(/\s+/g, '');
-  say(region);
-  if (!/^\d{6}$/.test(code)) {
-    say(region, el('p', { text: 'Enter the 6-digit code we sent you.' }));
-    invalid(input, true);
-    input.focus();
-    return;
-  }
+  const code = typedCode(input, region);
+  if (!code) return;
   const button = $('#code-next');
   busy(button, true);
   const r = await api('/api/verify-code', { flow: state.flow, method: state.method.id, code });

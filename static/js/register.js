@@ -3,7 +3,7 @@
 // the CSRF token and any register flow live only in this module's memory.
 import { api, explain, setCsrf } from './api.js';
 import { Cooldown } from './cooldown.js';
-import { $, busy, el, invalid, say, show } from './ui.js';
+import { $, busy, el, invalid, say, show, typedCode } from './ui.js';
 
 const METHODS = {
   authentication_phone: { name: 'Authentication phone', about: 'We text or call your mobile phone with a 6-digit code.' },
@@ -246,14 +246,8 @@ $('#code-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = $('#code');
   const region = $('#code-err');
-  const code = input.value.replace(/\s+/g, '');
-  say(region);
-  if (!/^\d{6}$/.test(code)) {
-    say(region, el('p', { text: 'Enter the 6-digit code we sent you.' }));
-    invalid(input, true);
-    input.focus();
-    return;
-  }
+  const code = typedCode(input, region);
+  if (!code) return;
   const button = $('#verify');
   busy(button, true);
   const r = await api('/api/verify-code', { flow: state.flow, method: state.send.method, code });

@@ -49,3 +49,14 @@ export function invalid(input, on) {
   if (on) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
 }
+
+/** The 6-digit code typed in `input` (spaces ignored), or null after telling the user why in `region`. */
+export function typedCode(input, region) {
+  const code = input.value.replace(/\s+/g, '');
+  say(region);
+  if (/^\d{6}$/.test(code)) return code;
+  say(region, el('p', { text: 'Enter the 6-digit code we sent you.' }));
+  invalid(input, true);
+  input.focus();
+  return null;
+}
