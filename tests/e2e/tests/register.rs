@@ -1,5 +1,5 @@
-//! "Register for password reset" end to end: a user with only a password
-//! signs in, registers a phone, an email and security questions (codes from
+//! "Register for password reset" end to end: an administrator creates a user
+//! with only a password through the admin API; the user signs in, registers a phone, an email and security questions (codes from
 //! the dev outbox), finishes, and can then start a reset with the new methods.
 //! Afterwards no password, code or answer is in any KV value, nor in what the
 //! components printed.
@@ -9,6 +9,13 @@ use unlatch_core::users::NewUser;
 use unlatch_e2e::App;
 use unlatch_e2e::account::*;
 use unlatch_e2e::journey::*;
+
+const ADMIN_TOKEN: &str = "e2e-admin-token-for-registration";
+
+/// The app as an operator runs it for these journeys: dev outbox and admin API on.
+fn app() -> App {
+    App::start_with(&[("dev_mode", "true"), ("admin_token", ADMIN_TOKEN)])
+}
 
 const ANSWERS: [&str; 3] = ["Rex The Wonder Dog", "Grandma's Lasagne", "Captain Marmalade"];
 
@@ -23,7 +30,14 @@ fn questions() -> Value {
 /// The whole journey; returns the secrets it used (password, codes, answers).
 fn journey(app: &App) -> Vec<String> {
     set_policy(app, |p| p.captcha_difficulty = 8);
-    let sam = create_user(app, NewUser { username: "sam@contoso.com".into(), display_name: "Sam Lee".into(), password: PASSWORD.into(), ..Default::default() });
+    let created = app.request(
+        "POST",
+        "/api/admin/users",
+        &[("authorization", &format!("Bearer {ADMIN_TOKEN}")), ("content-type", "application/json")],
+        json!({ "username": "sam@contoso.com", "display_name": "Sam Lee", "password": PASSWORD }).to_string().as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let sam_id = created.json()["id"].as_str().expect("the new user's id").to_owned();
     let s = sign_in(app, "sam@contoso.com", PASSWORD);
     assert_eq!(s.signin["registration_required"], true);
     let status = s.get(app, "/api/register").json();
@@ -53,7 +67,7 @@ fn journey(app: &App) -> Vec<String> {
     codes.push(right.clone());
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
     assert_eq!(verify_code(app, flow, "office_call", &wrong).status, 401);
-    assert!(user(app, &sam.id).contacts.office_phone.is_none());
+    assert!(user(app, &sam_id).contacts.office_phone.is_none());
 
     let q = s.send(app, "PUT", "/api/register/questions", Some(&questions()));
     assert_eq!(q.status, 200, "{}", q.text());
@@ -111,7 +125,7 @@ fn assert_no_secret_in_kv(app: &App, secrets: &[String]) {
 
 #[test]
 fn register_phone_email_questions_then_reset_with_them() {
-    let app = App::start();
+    let app = app();
     let secrets = journey(&app);
     assert_no_secret_in_kv(&app, &secrets);
 }
@@ -121,7 +135,7 @@ fn register_phone_email_questions_then_reset_with_them() {
 #[test]
 fn nothing_secret_reaches_component_output() {
     if std::env::var_os("UNLATCH_E2E_CHILD").is_some() {
-        let app = App::start();
+        let app = app();
         let secrets = journey(&app);
         println!("SECRETS {}", serde_json::to_string(&secrets).unwrap());
         return;
