@@ -2,7 +2,7 @@
 // change password, in headless chromium.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PASSWORD, axe, call, focused, lastCode, openPage, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
+import { axe, call, clean, focused, heading, lastCode, openPage, PASSWORD, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
 
 let app;
 let browser;
@@ -16,16 +16,6 @@ after(async () => {
   if (browser) await browser.close();
   if (app) await app.stop();
 });
-
-async function heading(page, text) {
-  const h = page.getByRole('heading', { level: 2, name: text });
-  await h.waitFor();
-  return h;
-}
-
-function clean(page) {
-  assert.deepEqual(page.problems, [], 'no CSP violation or script error on the page');
-}
 
 describe('register for password reset', () => {
   test('sign in, then phone (a wrong code first), email and questions, then finish', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -202,4 +203,16 @@ export async function call(app, path, body, headers = {}) {
   let data = null;
   try { data = await r.json(); } catch { /* empty */ }
   return { status: r.status, data, headers: r.headers };
+}
+
+/** Waits for the step heading (h2) with this text. */
+export async function heading(page, text) {
+  const h = page.getByRole('heading', { level: 2, name: text });
+  await h.waitFor();
+  return h;
+}
+
+/** Fails the test on any CSP violation or script error the page reported. */
+export function clean(page) {
+  assert.deepEqual(page.problems, [], 'no CSP violation or script error on the page');
 }

@@ -2,7 +2,7 @@
 // accessibility, size and screenshots, in headless chromium.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { EMAIL, MOBILE, axe, focused, lastCode, openPage, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
+import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
 
 let app;
 let browser;
@@ -32,16 +32,6 @@ async function pickAndSend(page, label, destination, button) {
 async function enterCode(page, code) {
   await page.getByLabel('Verification code', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Next' }).click();
-}
-
-async function heading(page, text) {
-  const h = page.getByRole('heading', { level: 2, name: text });
-  await h.waitFor();
-  return h;
-}
-
-function clean(page) {
-  assert.deepEqual(page.problems, [], 'no CSP violation or script error on the page');
 }
 
 describe('reset', () => {
