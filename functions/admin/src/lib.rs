@@ -74,5 +74,6 @@ fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
             with_host(req, |h| ok(200, admin::replace_policy(&h.ctx(), body)))
         }
         ListAudit => with_host(req, |h| ok(200, admin::list_audit(&h.ctx(), req.query()))),
+        Sweep => with_host(req, |h| ok(200, admin::sweep(&h.ctx()))),
     }
 }

@@ -95,6 +95,7 @@ pub enum Endpoint {
     GetPolicy,
     ReplacePolicy,
     ListAudit,
+    Sweep,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +133,7 @@ pub fn route(method: &str, path: &str) -> Routed {
         ["users", id, "unlock"] if valid_id(id) => pick(&[("POST", UnlockUser((*id).to_owned()))], &["POST"]),
         ["policy"] => pick(&[("GET", GetPolicy), ("PUT", ReplacePolicy)], &["GET", "PUT"]),
         ["audit"] => pick(&[("GET", ListAudit)], &["GET"]),
+        ["maintenance", "sweep"] => pick(&[("POST", Sweep)], &["POST"]),
         _ => Routed::NotFound,
     }
 }
@@ -824,6 +826,18 @@ pub struct AuditPage {
     pub next_before: Option<u64>,
 }
 
+/// Stale keys one sweep may remove per family (bounded so a call stays short).
+pub const SWEEP_BATCH: usize = 1000;
+
+/// `POST /api/admin/maintenance/sweep` → `{removed}`: KV has no expiry, so an
+/// operator's scheduler calls this now and then to drop ended windows, spent
+/// nonces, old flows and expired sessions.
+pub fn sweep(ctx: &Ctx) -> Result<Value> {
+    let removed = crate::maintenance::sweep(ctx, SWEEP_BATCH)?;
+    audit::append(ctx, "admin_sweep", None, json!({ "actor": ACTOR, "removed": removed }))?;
+    Ok(json!({ "removed": removed }))
+}
+
 /// `GET /api/admin/audit?user=&type=&since=&until=&limit=&before=`, newest
 /// first. `user` is a user id or a username; times are Unix seconds.
 pub fn list_audit(ctx: &Ctx, query: &str) -> Result<AuditPage> {
@@ -899,6 +913,8 @@ mod tests {
         assert_eq!(route("GET", "/users/ab12/lock"), Routed::MethodNotAllowed(&["POST"]));
         assert_eq!(route("PUT", "/policy"), Routed::To(ReplacePolicy));
         assert_eq!(route("DELETE", "/audit"), Routed::MethodNotAllowed(&["GET"]));
+        assert_eq!(route("POST", "/maintenance/sweep"), Routed::To(Sweep));
+        assert_eq!(route("GET", "/maintenance/sweep"), Routed::MethodNotAllowed(&["POST"]));
         for miss in ["", "/", "/nope", "/users/a.b", "/users/%2e%2e", "/users/x/y", "/policy/x", "//users"] {
             assert_eq!(route("GET", miss), Routed::NotFound, "{miss}");
         }

@@ -1,7 +1,7 @@
 //! KV has no expiry, so stale records are swept: ended throttle windows,
 //! spent CAPTCHA nonces, old failed-proof days, ended blocks, and flows a day
-//! past expiry with their attempt counters. Components may call [`sweep`] now
-//! and then (e.g. on a small random share of requests); it is bounded per call.
+//! past expiry with their attempt counters, expired sessions. The admin API's
+//! `POST /api/admin/maintenance/sweep` runs it; it is bounded per call.
 
 use crate::ctx::Ctx;
 use crate::errors::Result;
@@ -15,7 +15,7 @@ type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
 pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     let now = ctx.now();
     let day = now / 86400;
-    let mut removed = flow::sweep(ctx, max)?;
+    let mut removed = flow::sweep(ctx, max)? + crate::session::sweep(ctx, max)?;
     let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
     let families: [Family; 6] = [
         // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.
@@ -58,18 +58,19 @@ mod tests {
     #[test]
     fn stale_records_go_and_live_ones_stay() {
         let env = easy_env();
-        env.user_with_everything("jane@contoso.com");
+        let jane = env.user_with_everything("jane@contoso.com");
+        crate::session::create(&env.ctx(), &jane.id).unwrap();
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..5 {
             let _ = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_text".into(), code: Some("x".into()), answers: None });
         }
         let count = |p: &str| env.store.keys_with_prefix(p).unwrap().len();
-        assert!(count("throttle:") > 0 && count("captcha-used:") == 1 && count("code-attempts:") == 1 && count("reset-blocked:") == 1);
+        assert!(count("session:") == 1 && count("throttle:") > 0 && count("captcha-used:") == 1 && count("code-attempts:") == 1 && count("reset-blocked:") == 1);
         assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 0, "nothing is stale yet");
         env.clock.advance(3 * 86400);
         assert!(sweep(&env.ctx(), 1000).unwrap() > 0);
-        for p in ["flow:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"] {
+        for p in ["flow:", "session:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"] {
             assert_eq!(count(p), 0, "{p}");
         }
         assert!(count("user:") == 1 && count("audit:") > 0, "users and audit are kept");

@@ -9,7 +9,7 @@ const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 const GOOD: &str = "Correct-Horse-Battery-9";
 
 /// Every admin route (method, path) with a body that would be valid.
-const ROUTES: [(&str, &str); 11] = [
+const ROUTES: [(&str, &str); 12] = [
     ("GET", "/api/admin/users"),
     ("POST", "/api/admin/users"),
     ("POST", "/api/admin/users/import"),
@@ -21,6 +21,7 @@ const ROUTES: [(&str, &str); 11] = [
     ("GET", "/api/admin/policy"),
     ("PUT", "/api/admin/policy"),
     ("GET", "/api/admin/audit"),
+    ("POST", "/api/admin/maintenance/sweep"),
 ];
 
 fn admin_app() -> App {
@@ -243,6 +244,10 @@ fn user_lifecycle_and_its_audit_trail() {
     let since = ok(admin(&app, "GET", &format!("/api/admin/audit?since={first_at}&type=admin_user_deleted"), None), 200);
     assert_eq!(since["events"].as_array().unwrap().len(), 1);
     assert_error(&admin(&app, "GET", "/api/admin/audit?since=yesterday", None), 400, "bad_request");
+
+    // The sweep reports what it removed (which stale keys exist depends on timing) and is audited.
+    assert!(ok(admin(&app, "POST", "/api/admin/maintenance/sweep", None), 200)["removed"].is_u64());
+    assert_eq!(ok(admin(&app, "GET", "/api/admin/audit?type=admin_sweep", None), 200)["events"].as_array().unwrap().len(), 1);
 
     // No secret anywhere in the audit trail, nor in the key-value store outside hashes.
     let all = admin(&app, "GET", "/api/admin/audit?limit=500", None).text();
