@@ -1,8 +1,8 @@
-// The harness of the browser tests: the app in the runner (dev_mode on, its own
+// The harness of the browser tests: the app started as `spin up` is (dev_mode on, its own
 // SQLite file), seeded users, and Debian's chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -35,27 +35,34 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the runner on a fresh key-value file with the seeded users. */
+/**
+ * Starts the app the way `spin up` is started, on a fresh key-value file and
+ * state directory, with the seeded users. The host is $UNLATCH_SPIN (a real
+ * Spin) or the repository's runner.
+ */
 export async function startApp() {
   const dir = mkdtempSync(join(tmpdir(), 'unlatch-browser-'));
-  const sqlite = join(dir, 'kv.db');
-  const runner = process.env.UNLATCH_RUNNER || join(ROOT, 'target', 'debug', 'unlatch-runner');
+  const config = join(dir, 'runtime-config.toml');
+  writeFileSync(config, `[key_value_store.default]\ntype = "spin"\npath = ${JSON.stringify(join(dir, 'kv.db'))}\n`);
+  const host = process.env.UNLATCH_SPIN || process.env.UNLATCH_RUNNER || join(ROOT, 'target', 'debug', 'unlatch-runner');
   const port = await freePort();
   const adminToken = randomBytes(24).toString('hex');
-  const child = spawn(runner, ['up', '--manifest', join(ROOT, 'spin.toml'), '--listen', `127.0.0.1:${port}`, '--sqlite', sqlite, '--quiet'], {
+  const args = ['up', '-f', join(ROOT, 'spin.toml'), '--listen', `127.0.0.1:${port}`,
+    '--runtime-config-file', config, '--state-dir', join(dir, 'state')];
+  const child = spawn(host, args, {
     cwd: ROOT,
     env: { ...process.env, SPIN_VARIABLE_DEV_MODE: 'true', SPIN_VARIABLE_ADMIN_TOKEN: adminToken },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the runner exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`the host (${host}) exited with ${child.exitCode}`);
     try {
       const r = await fetch(`${base}/`);
       if (r.ok) break;
     } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error('the runner did not start in time');
+    if (Date.now() > deadline) throw new Error(`the host (${host}) did not start in time`);
     await sleep(200);
   }
   const app = {

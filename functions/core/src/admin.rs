@@ -656,7 +656,7 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
         }
     })?;
     if req.locked == Some(false) {
-        ctx.store.delete(&users::signin_failures_key(id))?;
+        crate::counter::Counter::new(ctx.store, users::signin_failures_key(id)).delete()?;
     }
     if req.password.is_some() {
         // A new password signs out every session opened with the old one.
@@ -1043,10 +1043,10 @@ mod tests {
 
         assert_eq!(lock_user(&ctx, &id, LockRequest::default()).unwrap()["lockout_active"], true);
         assert_eq!(lock_user(&ctx, &id, LockRequest { seconds: Some(5) }).unwrap_err().status, 422);
-        ctx.store.increment(&users::signin_failures_key(&id), 7).unwrap();
+        crate::counter::Counter::new(ctx.store, users::signin_failures_key(&id)).add(7).unwrap();
         let v = unlock_user(&ctx, &id).unwrap();
         assert_eq!((v["locked"].as_bool(), v["lockout_active"].as_bool()), (Some(false), Some(false)));
-        assert_eq!(crate::kv::counter(ctx.store, &users::signin_failures_key(&id)).unwrap(), 0);
+        assert_eq!(crate::counter::Counter::new(ctx.store, users::signin_failures_key(&id)).read().unwrap(), 0);
         let timed = lock_user(&ctx, &id, LockRequest { seconds: Some(120) }).unwrap();
         assert_eq!(timed["locked_until"], ctx.now() + 120);
 

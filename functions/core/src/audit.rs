@@ -1,6 +1,7 @@
 //! The append-only audit trail: `audit:<seq>` records numbered by an atomic
 //! counter, never holding a secret (callers pass ids, methods, masked hints).
 
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::Result;
 use crate::kv;
@@ -24,7 +25,7 @@ pub struct Event {
 
 /// Appends an event and returns its sequence number.
 pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Result<u64> {
-    let seq = ctx.store.increment(SEQ_KEY, 1)? as u64;
+    let seq = Counter::new(ctx.store, SEQ_KEY).add(1)? as u64;
     let event = Event {
         seq,
         at: ctx.now(),
@@ -55,7 +56,7 @@ pub struct Query {
 }
 
 pub fn list(store: &dyn Store, q: &Query) -> Result<Vec<Event>> {
-    let newest = kv::counter(store, SEQ_KEY)?.max(0) as u64;
+    let newest = Counter::new(store, SEQ_KEY).read()?.max(0) as u64;
     let start = q.before.map_or(newest, |b| b.saturating_sub(1).min(newest));
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let mut out = Vec::new();

@@ -5,6 +5,7 @@
 //! is a decimal counter such that SHA-256(`<challenge>:<counter>`) starts with
 //! `difficulty` zero bits. Each challenge is accepted once (first claim wins).
 
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::kv;
@@ -102,7 +103,7 @@ pub fn verify(ctx: &Ctx, s: &Solution) -> Result<()> {
         return Err(ApiError::captcha_invalid());
     }
     // The expiry is in the key so the sweeper can drop spent nonces once they could no longer verify.
-    if !kv::claim(ctx.store, &format!("captcha-used:{expires_at}:{nonce}"))? {
+    if !Counter::new(ctx.store, format!("captcha-used:{expires_at}:{nonce}")).claim()? {
         return Err(ApiError::captcha_invalid());
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! advances. Updates are compare-and-swap on the existing record; finishing
 //! is a first-claim-wins counter so a flow is consumed exactly once.
 
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::kv;
@@ -146,7 +147,7 @@ pub fn load(ctx: &Ctx, id: &str, purposes: &[Purpose]) -> Result<(Flow, Vec<u8>)
     let Some((flow, raw)) = kv::get_json_raw::<Flow>(ctx.store, &flow_key(id))? else {
         return Err(ApiError::flow_not_found());
     };
-    if flow.state == FlowState::Completed || kv::counter(ctx.store, &done_key(id))? > 0 {
+    if flow.state == FlowState::Completed || Counter::new(ctx.store, done_key(id)).read()? > 0 {
         return Err(ApiError::flow_state("This session has already been used. Please start again."));
     }
     if ctx.now() >= flow.expires_at {
@@ -181,7 +182,7 @@ pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
 /// Consumes the flow: exactly one caller ever gets `Ok`, all others 409.
 /// The caller checked the state before; the claim makes it race-free.
 pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
-    if !kv::claim(ctx.store, &done_key(&flow.id))? {
+    if !Counter::new(ctx.store, done_key(&flow.id)).claim()? {
         return Err(ApiError::flow_state("This session has already been used. Please start again."));
     }
     let mut done = flow.clone();
@@ -200,7 +201,7 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
             // Keep a finished or expired flow a day, so a late replay still reads as used/expired.
             if now >= flow.expires_at + 86400 {
                 ctx.store.delete(&key)?;
-                ctx.store.delete(&done_key(&flow.id))?;
+                Counter::new(ctx.store, done_key(&flow.id)).delete()?;
                 removed += 1;
             }
         }

@@ -1,5 +1,5 @@
 //! JSON records on top of [`Store`], hex encoding and the small KV idioms
-//! (first claim wins, CAS updates) the steps share.
+//! (CAS updates) the steps share. Counters are [`crate::counter::Counter`]'s.
 
 use crate::errors::{ApiError, Result};
 use crate::store::Store;
@@ -32,17 +32,6 @@ pub fn put_json<T: Serialize>(store: &dyn Store, key: &str, value: &T) -> Result
 pub fn swap_json<T: Serialize>(store: &dyn Store, key: &str, expected: &[u8], value: &T) -> Result<bool> {
     let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal("A record could not be encoded."))?;
     Ok(store.compare_and_swap(key, expected, &bytes)?)
-}
-
-/// First claim wins: only the caller that moves the counter from 0 to 1 owns
-/// the claim (CAS on an absent key is not atomic on Spin's SQLite backend).
-pub fn claim(store: &dyn Store, key: &str) -> Result<bool> {
-    Ok(store.increment(key, 1)? == 1)
-}
-
-/// Reads a counter without writing (a plain get: counters are decimal text).
-pub fn counter(store: &dyn Store, key: &str) -> Result<i64> {
-    Ok(crate::store::parse_counter(store.get(key)?.as_deref())?)
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -90,7 +79,6 @@ pub fn random_below(random: &dyn crate::env::Random, bound: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
 
     #[test]
     fn hex_round_trips() {
@@ -98,20 +86,5 @@ mod tests {
         assert_eq!(from_hex("000fff"), Some(vec![0, 15, 255]));
         assert_eq!(from_hex("0g"), None);
         assert_eq!(from_hex("abc"), None);
-    }
-
-    #[test]
-    fn only_the_first_claim_wins_under_concurrency() {
-        let s = std::sync::Arc::new(MemoryStore::new());
-        let wins: usize = (0..16)
-            .map(|_| {
-                let s = s.clone();
-                std::thread::spawn(move || claim(&*s, "c").unwrap() as usize)
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .sum();
-        assert_eq!(wins, 1);
     }
 }

@@ -18,6 +18,7 @@ pub mod captcha;
 pub mod change_password;
 pub mod code;
 pub mod contact_admin;
+pub mod counter;
 pub mod ctx;
 pub mod errors;
 pub mod flow;

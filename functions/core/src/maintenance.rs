@@ -6,7 +6,7 @@
 use crate::ctx::Ctx;
 use crate::errors::Result;
 use crate::flow;
-use crate::kv;
+use crate::throttle;
 
 /// A key prefix and the test for whether one of its keys is stale.
 type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
@@ -26,7 +26,7 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
         }),
         ("captcha-used:", &|k: &str| Ok(num(k.split(':').nth(1)).is_some_and(|exp| exp <= now))),
         ("proofs-failed:", &|k: &str| Ok(num(k.rsplit(':').next()).is_some_and(|d| d + 2 <= day))),
-        ("reset-blocked:", &|k: &str| Ok(kv::counter(ctx.store, k)? as u64 <= now)),
+        ("reset-blocked:", &|k: &str| Ok(throttle::blocked_until(ctx, k.trim_start_matches("reset-blocked:"))? as u64 <= now)),
         // Per-code and per-draw counters outlive nothing: gone with their flow.
         ("code-attempts:", &|k: &str| flow_gone(ctx, k)),
         ("questions-answered:", &|k: &str| flow_gone(ctx, k)),

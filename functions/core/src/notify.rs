@@ -2,6 +2,7 @@
 //! a provider from Spin variables; [`DevOutbox`] (the default) keeps messages
 //! in KV (`outbox:<seq>`) for a dev-only route, so `spin up` works with no accounts.
 
+use crate::counter::Counter;
 use crate::env::Clock;
 use crate::errors::Result;
 use crate::kv;
@@ -71,7 +72,7 @@ pub struct DevOutbox<'a> {
 impl Notifier for DevOutbox<'_> {
     fn send(&self, msg: &Message) -> Result<(), NotifyError> {
         let fail = |e: crate::errors::ApiError| NotifyError(e.message);
-        let seq = self.store.increment(OUTBOX_SEQ, 1).map_err(|e| NotifyError(e.to_string()))? as u64;
+        let seq = Counter::new(self.store, OUTBOX_SEQ).add(1).map_err(|e| NotifyError(e.to_string()))? as u64;
         let entry = OutboxEntry { seq, at: self.clock.now(), message: msg.clone() };
         kv::put_json(self.store, &format!("outbox:{seq}"), &entry).map_err(fail)
     }
@@ -79,7 +80,7 @@ impl Notifier for DevOutbox<'_> {
 
 /// The newest `n` outbox messages, newest first (for `GET /api/dev/outbox`).
 pub fn outbox(store: &dyn Store, n: usize) -> Result<Vec<OutboxEntry>> {
-    let newest = kv::counter(store, OUTBOX_SEQ)?.max(0) as u64;
+    let newest = Counter::new(store, OUTBOX_SEQ).read()?.max(0) as u64;
     let mut out = Vec::new();
     for seq in (1..=newest).rev() {
         if out.len() >= n {

@@ -4,6 +4,7 @@
 //! a random 32-byte key is created once and kept in KV, so `spin up` works
 //! with no configuration and every instance agrees on the key.
 
+use crate::counter::Counter;
 use crate::env::Random;
 use crate::errors::{ApiError, Result};
 use crate::kv;
@@ -47,7 +48,7 @@ fn key_or_stored(store: &dyn Store, random: &dyn Random, name: &str, var: &str) 
         return Ok(found);
     }
     // First writer wins: only the claimant writes; everyone else reads back what it wrote.
-    if kv::claim(store, &format!("secret-claim:{name}"))? {
+    if Counter::new(store, format!("secret-claim:{name}")).claim()? {
         let mut fresh = [0u8; 32];
         random.fill(&mut fresh);
         store.set(&key, kv::to_hex(&fresh).as_bytes())?;

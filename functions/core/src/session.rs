@@ -5,6 +5,7 @@
 //! being stored. Ending every session of a user (after a password change) bumps
 //! the user's session epoch: older sessions stop loading at once.
 
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::kv;
@@ -65,7 +66,7 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
         user_id: user_id.to_owned(),
         created_at: now,
         expires_at: now + LIFETIME_SECONDS,
-        epoch: kv::counter(ctx.store, &epoch_key(user_id))?,
+        epoch: Counter::new(ctx.store, epoch_key(user_id)).read()?,
     };
     kv::put_json(ctx.store, &storage_key(&id), &session)?;
     Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
@@ -78,7 +79,7 @@ pub fn not_signed_in() -> ApiError {
 /// The live session stored under `key` (see [`storage_key`]), or 401 `not_signed_in`.
 pub fn load_by_key(ctx: &Ctx, key: &str) -> Result<Session> {
     let Some(s) = kv::get_json::<Session>(ctx.store, key)? else { return Err(not_signed_in()) };
-    if ctx.now() >= s.expires_at || s.epoch != kv::counter(ctx.store, &epoch_key(&s.user_id))? {
+    if ctx.now() >= s.expires_at || s.epoch != Counter::new(ctx.store, epoch_key(&s.user_id)).read()? {
         return Err(not_signed_in());
     }
     Ok(s)
@@ -113,7 +114,7 @@ pub fn end(ctx: &Ctx, id: &str) -> Result<()> {
 
 /// Ends every session of a user (after a password change or reset).
 pub fn end_all(ctx: &Ctx, user_id: &str) -> Result<()> {
-    ctx.store.increment(&epoch_key(user_id), 1)?;
+    Counter::new(ctx.store, epoch_key(user_id)).add(1)?;
     Ok(())
 }
 

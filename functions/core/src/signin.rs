@@ -3,11 +3,11 @@
 //! atomically per user, and the same answer (and work) for an unknown user as
 //! for a wrong password.
 
+use crate::counter::Counter;
 use crate::audit;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::hashing;
-use crate::kv;
 use crate::policy::Policy;
 use crate::register;
 use crate::session;
@@ -94,7 +94,7 @@ pub fn check_credentials(ctx: &Ctx, policy: &Policy, username: &str, password: &
     let Some(mut user) = found else {
         // Same reads, count, hash and audit write as a wrong password.
         ctx.store.get(&format!("user:{NOBODY}"))?;
-        ctx.store.increment(&users::signin_failures_key(NOBODY), 0)?;
+        Counter::new(ctx.store, users::signin_failures_key(NOBODY)).add(0)?;
         hashing::dummy_verify(password);
         audit::append(ctx, "signin_failed", None, json!({ "reason": "invalid_credentials" }))?;
         return Err(invalid_credentials());
@@ -107,15 +107,15 @@ pub fn check_credentials(ctx: &Ctx, policy: &Policy, username: &str, password: &
         user = users::clear_lockout(ctx.store, &user.id)?;
     }
     let threshold = policy.lockout_threshold.max(1) as i64;
-    let failures_key = users::signin_failures_key(&user.id);
-    let n = ctx.store.increment(&failures_key, 1)?;
+    let failures = Counter::new(ctx.store, users::signin_failures_key(&user.id));
+    let n = failures.add(1)?;
     if n > threshold {
         // Guesses beyond the threshold (concurrent ones) are never evaluated.
         lock(ctx, policy, &user, n)?;
         return Err(account_locked(Some(policy.lockout_seconds)));
     }
     if users::verify_and_upgrade(ctx, &user, password)? {
-        ctx.store.delete(&failures_key)?;
+        failures.delete()?;
         if user.failed_signins != 0 {
             user = users::update(ctx.store, &user.id, |u| u.failed_signins = 0)?;
         }
@@ -204,7 +204,7 @@ pub fn whoami(ctx: &Ctx, session_id: Option<&str>) -> Result<WhoAmI> {
 
 /// The count of failed sign-ins so far (for tests and admin views).
 pub fn failures(ctx: &Ctx, user_id: &str) -> Result<i64> {
-    kv::counter(ctx.store, &users::signin_failures_key(user_id))
+    Ok(Counter::new(ctx.store, users::signin_failures_key(user_id)).read()?)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The key-value seam: the five operations the domain needs from Spin's store.
 
+use crate::counter;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -46,19 +47,11 @@ pub trait Store {
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
-/// Counters are stored as decimal text, as the `wasi:keyvalue` hosts do, so
-/// `get` on a counter key reads back a number.
-pub fn parse_counter(bytes: Option<&[u8]>) -> Result<i64, StoreError> {
-    match bytes {
-        None => Ok(0),
-        Some(b) => std::str::from_utf8(b)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or(StoreError::NotACounter),
-    }
-}
-
-/// An in-process store for unit tests and native tools.
+/// An in-process store for unit tests and native tools. It keeps counters as
+/// Spin's SQLite backend does (8 bytes, little-endian), and it refuses what
+/// would break Spin: a `set` of a counter key, or an `increment` of a key
+/// outside the counter families (see [`crate::counter`]). So every core test
+/// also checks that no key is written both ways.
 #[derive(Default)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, Vec<u8>>>,
@@ -81,6 +74,9 @@ impl Store for MemoryStore {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if counter::is_counter_key(key) {
+            return Err(StoreError::Other(format!("`{key}` is a counter key: only increment may write it")));
+        }
         self.map().insert(key.to_owned(), value.to_vec());
         Ok(())
     }
@@ -91,14 +87,24 @@ impl Store for MemoryStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        if !counter::is_counter_key(key) {
+            return Err(StoreError::Other(format!("`{key}` is not in a counter family")));
+        }
         let mut map = self.map();
-        let current = parse_counter(map.get(key).map(Vec::as_slice))?;
+        let current = match map.get(key) {
+            None => 0,
+            // Spin's SQLite host accepts exactly 8 bytes here, nothing else.
+            Some(v) => i64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::NotACounter)?),
+        };
         let next = current.checked_add(delta).ok_or(StoreError::NotACounter)?;
-        map.insert(key.to_owned(), next.to_string().into_bytes());
+        map.insert(key.to_owned(), counter::encode_le(next).to_vec());
         Ok(next)
     }
 
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        if counter::is_counter_key(key) {
+            return Err(StoreError::Other(format!("`{key}` is a counter key: only increment may write it")));
+        }
         let mut map = self.map();
         match map.get(key) {
             Some(current) if current.as_slice() == expected => {
@@ -129,13 +135,22 @@ mod tests {
     }
 
     #[test]
-    fn increment_starts_at_zero_and_reads_back_as_text() {
+    fn increment_starts_at_zero_and_stores_little_endian_as_spin_sqlite_does() {
         let s = MemoryStore::new();
-        assert_eq!(s.increment("c", 1).unwrap(), 1);
-        assert_eq!(s.increment("c", 4).unwrap(), 5);
-        assert_eq!(s.get("c").unwrap(), Some(b"5".to_vec()));
-        s.set("text", b"abc").unwrap();
-        assert_eq!(s.increment("text", 1), Err(StoreError::NotACounter));
+        assert_eq!(s.increment("throttle:c", 1).unwrap(), 1);
+        assert_eq!(s.increment("throttle:c", 4).unwrap(), 5);
+        assert_eq!(s.get("throttle:c").unwrap(), Some(5i64.to_le_bytes().to_vec()));
+    }
+
+    #[test]
+    fn no_key_is_both_set_and_incremented() {
+        let s = MemoryStore::new();
+        s.increment("flow-done:f", 1).unwrap();
+        assert!(s.set("flow-done:f", b"1").is_err(), "a counter key cannot be set");
+        assert!(s.compare_and_swap("flow-done:f", &1i64.to_le_bytes(), b"2").is_err(), "nor swapped");
+        s.set("flow:f", b"{}").unwrap();
+        assert!(s.increment("flow:f", 1).is_err(), "a record key cannot be incremented");
+        assert_eq!(s.get("flow:f").unwrap(), Some(b"{}".to_vec()), "and is left as it was");
     }
 
     #[test]
@@ -154,10 +169,10 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let s = s.clone();
-                std::thread::spawn(move || (0..500).for_each(|_| { s.increment("n", 1).unwrap(); }))
+                std::thread::spawn(move || (0..500).for_each(|_| { s.increment("audit-seq", 1).unwrap(); }))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(s.increment("n", 0).unwrap(), 4000);
+        assert_eq!(s.increment("audit-seq", 0).unwrap(), 4000);
     }
 }

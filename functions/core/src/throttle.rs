@@ -2,10 +2,10 @@
 //! the window index is part of the key), and the "5 failed proofs in 24 hours
 //! block resets for 24 hours" rule.
 
+use crate::counter::Counter;
 use crate::audit;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
-use crate::kv;
 use crate::policy::Policy;
 use serde_json::json;
 
@@ -20,7 +20,7 @@ fn window_key(name: &str, subject: &str, window: u64, index: u64) -> String {
 pub fn hit(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) -> Result<()> {
     let now = ctx.now();
     let index = now / window;
-    let n = ctx.store.increment(&window_key(name, subject, window, index), 1)?;
+    let n = Counter::new(ctx.store, window_key(name, subject, window, index)).add(1)?;
     if n > limit as i64 {
         return Err(ApiError::throttled((index + 1) * window - now));
     }
@@ -29,7 +29,7 @@ pub fn hit(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) -> Res
 
 /// Forgets the current window's count (after a successful reset).
 pub fn clear(ctx: &Ctx, name: &str, subject: &str, window: u64) -> Result<()> {
-    ctx.store.delete(&window_key(name, subject, window, ctx.now() / window))?;
+    Counter::new(ctx.store, window_key(name, subject, window, ctx.now() / window)).delete()?;
     Ok(())
 }
 
@@ -43,9 +43,19 @@ fn block_key(user_id: &str) -> String {
     format!("reset-blocked:{user_id}")
 }
 
+/// Until when the user's resets are blocked (a Unix time; 0 when never blocked).
+/// The block is a plain record written with `set`, never a counter.
+pub fn blocked_until(ctx: &Ctx, user_id: &str) -> Result<i64> {
+    let Some(bytes) = ctx.store.get(&block_key(user_id))? else { return Ok(0) };
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::internal("A stored record is corrupt."))
+}
+
 /// 403 `reset_blocked` while the user's resets are blocked.
 pub fn check_blocked(ctx: &Ctx, user_id: &str) -> Result<()> {
-    let until = kv::counter(ctx.store, &block_key(user_id))?;
+    let until = blocked_until(ctx, user_id)?;
     let now = ctx.now() as i64;
     if now < until {
         return Err(ApiError::reset_blocked((until - now) as u64));
@@ -59,10 +69,10 @@ pub fn check_blocked(ctx: &Ctx, user_id: &str) -> Result<()> {
 /// 4 + 4 across midnight through). Returns whether this failure blocked.
 pub fn record_failed_proof(ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<bool> {
     let day = ctx.now() / DAY;
-    let today = ctx.store.increment(&proofs_key(user_id, day), 1)?;
-    let yesterday = if day > 0 { kv::counter(ctx.store, &proofs_key(user_id, day - 1))? } else { 0 };
+    let today = Counter::new(ctx.store, proofs_key(user_id, day)).add(1)?;
+    let yesterday = if day > 0 { Counter::new(ctx.store, proofs_key(user_id, day - 1)).read()? } else { 0 };
     let limit = policy.throttles.failed_proofs_per_day as i64;
-    if today + yesterday >= limit && kv::counter(ctx.store, &block_key(user_id))? <= ctx.now() as i64 {
+    if today + yesterday >= limit && blocked_until(ctx, user_id)? <= ctx.now() as i64 {
         let until = ctx.now() + policy.throttles.block_seconds;
         ctx.store.set(&block_key(user_id), until.to_string().as_bytes())?;
         audit::append(ctx, "blocked", Some(user_id), json!({ "until": until, "failed_proofs": today + yesterday }))?;
@@ -74,9 +84,9 @@ pub fn record_failed_proof(ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<
 /// Clears failed proofs and any block (after a successful reset, or by an admin).
 pub fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
     let day = ctx.now() / DAY;
-    ctx.store.delete(&proofs_key(user_id, day))?;
+    Counter::new(ctx.store, proofs_key(user_id, day)).delete()?;
     if day > 0 {
-        ctx.store.delete(&proofs_key(user_id, day - 1))?;
+        Counter::new(ctx.store, proofs_key(user_id, day - 1)).delete()?;
     }
     ctx.store.delete(&block_key(user_id))?;
     Ok(())

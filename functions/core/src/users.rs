@@ -1,6 +1,7 @@
 //! User records: `user:<id>` (JSON) and the case-insensitive username index
 //! `username:<lowercase>` → id.
 
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::hashing;
@@ -189,7 +190,7 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
     if new.password.is_empty() {
         return Err(ApiError::bad_request("An initial password is required."));
     }
-    if !kv::claim(ctx.store, &name_claim_key(&username))? {
+    if !Counter::new(ctx.store, name_claim_key(&username)).claim()? {
         return Err(ApiError::new(409, "username_taken", "A user with this username already exists."));
     }
     let now = ctx.now();
@@ -257,7 +258,7 @@ pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     store.delete(&user_key(id))?;
     store.delete(&name_key(&user.username))?;
     store.delete(&name_claim_key(&user.username))?;
-    store.delete(&signin_failures_key(id))?;
+    Counter::new(store, signin_failures_key(id)).delete()?;
     Ok(true)
 }
 
@@ -317,7 +318,7 @@ pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
 
 /// Ends a lockout: the flag, its end time and the failed sign-in counter.
 pub fn clear_lockout(store: &dyn Store, id: &str) -> Result<User> {
-    store.delete(&signin_failures_key(id))?;
+    Counter::new(store, signin_failures_key(id)).delete()?;
     update(store, id, |u| {
         u.locked = false;
         u.locked_until = None;

@@ -4,6 +4,7 @@
 //! Every try is counted (atomically) before the secret is compared, so however
 //! many guesses arrive at once, at most `code_attempts` are ever evaluated.
 
+use crate::counter::Counter;
 use crate::audit;
 use crate::code;
 use crate::ctx::Ctx;
@@ -142,7 +143,7 @@ pub(crate) fn check_code(
         return Err(ApiError::code_expired());
     }
     let limit = policy.throttles.code_attempts as i64;
-    let n = ctx.store.increment(&attempts_key(&flow.id, &pending.code_id), 1)?;
+    let n = Counter::new(ctx.store, attempts_key(&flow.id, &pending.code_id)).add(1)?;
     if n > limit {
         return Err(ApiError::code_burned());
     }
@@ -172,7 +173,7 @@ fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
     // Throttled before the claim, so a 429 does not spend the draw.
     throttle::hit(ctx, "validate", &format!("{}:{}", user.id, method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
     // Each draw is evaluated once: a concurrent second answer to the same draw is refused.
-    if !kv::claim(ctx.store, &draw_key(&flow.id, &flow.draw_id))? {
+    if !Counter::new(ctx.store, draw_key(&flow.id, &flow.draw_id)).claim()? {
         return Err(ApiError::flow_state("These questions were already answered; answer the new ones."));
     }
 
@@ -358,7 +359,7 @@ mod tests {
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let before = crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id;
         // Claim the current draw as a concurrent request would have: this answer is not evaluated.
-        assert!(kv::claim(&*env.store, &draw_key(&flow, &before)).unwrap());
+        assert!(Counter::new(&*env.store, draw_key(&flow, &before)).claim().unwrap());
         assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
         let events = audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() }).unwrap();
         assert!(events.is_empty(), "nothing was evaluated");

@@ -1,22 +1,47 @@
-//! The app as a test sees it: `spin.toml` from the repository root, served by
-//! the runner on a free port, with its own SQLite key-value file.
+//! The app as a test sees it: `spin.toml` from the repository root, started the
+//! way `spin up` is started, on a free port with its own state directory and
+//! SQLite key-value file:
+//!
+//! `<bin> up -f spin.toml --listen 127.0.0.1:<port> --runtime-config-file <file> --state-dir <dir>`
+//!
+//! `<bin>` is `$UNLATCH_SPIN` (a real `spin`), or the repository's runner.
 
 use crate::client::{self, Reply};
 use crate::kv::SqliteStore;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use unlatch_runner::{RunnerConfig, RunningApp};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 pub struct App {
-    running: Option<RunningApp>,
+    child: Option<Child>,
+    addr: SocketAddr,
     sqlite: PathBuf,
     vars: HashMap<String, String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml")
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The host binary: `UNLATCH_SPIN`, else the runner `cargo build` put in the target directory.
+pub fn host_binary() -> PathBuf {
+    if let Some(spin) = std::env::var_os("UNLATCH_SPIN").filter(|s| !s.is_empty()) {
+        return PathBuf::from(spin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join("debug").join("unlatch-runner")
+}
+
+/// Whether the suite runs on a real Spin rather than the runner.
+pub fn on_real_spin() -> bool {
+    std::env::var_os("UNLATCH_SPIN").is_some_and(|s| !s.is_empty())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 impl App {
@@ -25,36 +50,71 @@ impl App {
         App::start_with(&[("dev_mode", "true")])
     }
 
-    /// The app with these variables (name, value) set as `SPIN_VARIABLE_*` would set them.
+    /// The app with these variables (name, value) set as `SPIN_VARIABLE_*`.
     pub fn start_with(vars: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
         let sqlite = dir.path().join("kv.db");
         let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut app = App { running: None, sqlite, vars, _dir: dir };
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut app = App { child: None, addr, sqlite, vars, dir };
         app.boot();
         app
     }
 
     fn boot(&mut self) {
-        let env_vars = self
-            .vars
-            .iter()
-            .map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.clone()))
-            .collect();
-        let config = RunnerConfig {
-            manifest: manifest(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            sqlite: Some(self.sqlite.clone()),
-            env_vars,
-        };
-        self.running = Some(unlatch_runner::Runner::start(config).expect("the runner starts the app"));
+        let config = self.dir.path().join("runtime-config.toml");
+        let toml = format!("[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", self.sqlite.display().to_string());
+        std::fs::write(&config, toml).expect("write the runtime config");
+        // A port can be taken between probing and binding; try a few.
+        for _ in 0..5 {
+            self.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let mut cmd = Command::new(host_binary());
+            cmd.current_dir(root())
+                .arg("up")
+                .arg("-f")
+                .arg(root().join("spin.toml"))
+                .args(["--listen", &self.addr.to_string()])
+                .arg("--runtime-config-file")
+                .arg(&config)
+                .arg("--state-dir")
+                .arg(self.dir.path().join("state"))
+                .envs(self.vars.iter().map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v)));
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", host_binary().display()));
+            self.child = Some(child);
+            if self.wait_ready() {
+                return;
+            }
+            self.stop();
+        }
+        panic!("the app did not start on {}", host_binary().display());
     }
 
-    /// Stops the runner and starts a new one on the same key-value file.
-    pub fn restart(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.stop();
+    /// Waits until the host answers HTTP; false if it exited first.
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                eprintln!("the host exited with {status}");
+                return false;
+            }
+            if TcpStream::connect(self.addr).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
+        false
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the host and starts a new one on the same key-value file.
+    pub fn restart(&mut self) {
+        self.stop();
         self.boot();
     }
 
@@ -64,7 +124,7 @@ impl App {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.running.as_ref().expect("running").addr()
+        self.addr
     }
 
     pub fn get(&self, target: &str) -> Reply {
@@ -78,5 +138,11 @@ impl App {
     pub fn post_json(&self, target: &str, body: &serde_json::Value) -> Reply {
         let bytes = serde_json::to_vec(body).unwrap();
         client::send(self.addr(), "POST", target, &[("content-type", "application/json")], &bytes)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

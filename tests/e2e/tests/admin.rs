@@ -210,7 +210,7 @@ fn user_lifecycle_and_its_audit_trail() {
     let unlocked = ok(admin(&app, "POST", &format!("/api/admin/users/{id}/unlock"), None), 200);
     assert_eq!((unlocked["locked"].as_bool(), unlocked["lockout_active"].as_bool()), (Some(false), Some(false)));
     assert!(!user(&app, &id).locked);
-    assert_eq!(unlatch_core::kv::counter(&app.store(), &users::signin_failures_key(&id)).unwrap(), 0);
+    assert_eq!(unlatch_core::counter::Counter::new(&app.store(), users::signin_failures_key(&id)).read().unwrap(), 0);
     assert_error(&identify(&app, "ada@contoso.com", "unlock"), 409, "not_locked");
 
     // Delete: gone, and the name is free again.

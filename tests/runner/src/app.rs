@@ -10,7 +10,6 @@ use crate::routes::Router;
 use crate::variables;
 use anyhow::{Context, Result, bail};
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use tempfile::TempDir;
@@ -41,19 +40,18 @@ pub fn engine() -> &'static Engine {
     })
 }
 
-/// Compiles a component once per process per distinct `.wasm` content.
+/// Compiles a component once per process per distinct `.wasm` content, and
+/// keeps the compiled code on disk (see [`crate::compile_cache`]) so the next
+/// start skips Cranelift, as Spin's own cache does.
 fn compile(path: &PathBuf) -> Result<Component> {
-    static CACHE: OnceLock<Mutex<HashMap<u64, Component>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Component>>> = OnceLock::new();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    let key = h.finish();
+    let key = crate::compile_cache::key(engine(), &bytes);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(c) = cache.lock().unwrap().get(&key) {
         return Ok(c.clone());
     }
-    let component = Component::new(engine(), &bytes)
-        .map_err(anyhow::Error::from)
+    let component = crate::compile_cache::load_or_compile(engine(), &key, &bytes)
         .with_context(|| format!("cannot compile {}", path.display()))?;
     cache.lock().unwrap().insert(key, component.clone());
     Ok(component)

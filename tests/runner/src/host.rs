@@ -30,7 +30,7 @@ pub struct StoreHandle {
     label: String,
 }
 
-/// A CAS in progress: the value seen when it began.
+/// A CAS in progress: the value `current` last read (`None` until then).
 pub struct CasHandle {
     label: String,
     key: String,
@@ -245,17 +245,20 @@ impl atomics::Host for State {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        let CasHandle { label, key, expected } = self.table.delete(cas)?;
-        let (l, k) = (label.clone(), key.clone());
+        let CasHandle { label, key, expected } = self.table.get(&cas)?;
+        let (l, k, expected) = (label.clone(), key.clone(), expected.clone());
         let outcome = self.kv(move |kv| kv.swap(&l, &k, expected.as_deref(), &value)).await?;
         match outcome {
-            Ok(Swap::Done) => Ok(Ok(())),
-            Ok(Swap::Conflict(current)) => {
-                // A fresh handle at the current value lets the guest retry.
-                let retry = self.table.push(CasHandle { label, key, expected: current })?;
-                Ok(Err(atomics::CasError::CasFailed(retry)))
+            Ok(Swap::Done) => {
+                self.table.delete(cas)?;
+                Ok(Ok(()))
             }
-            Err(e) => Ok(Err(atomics::CasError::StoreError(store::Error::Other(e)))),
+            // As Spin does, the same handle comes back; `current` re-reads.
+            Ok(Swap::Conflict) => Ok(Err(atomics::CasError::CasFailed(cas))),
+            Err(e) => {
+                self.table.delete(cas)?;
+                Ok(Err(atomics::CasError::StoreError(store::Error::Other(e))))
+            }
         }
     }
 }
@@ -266,16 +269,22 @@ impl atomics::HostCas for State {
         h: Resource<StoreHandle>,
         key: String,
     ) -> WasiResult<Resource<CasHandle>> {
+        // Spin reads nothing here: `current` reads and remembers the value,
+        // and a swap without `current` is unguarded.
         let label = self.label(&h)?;
-        let (l, k) = (label.clone(), key.clone());
-        match self.kv(move |kv| kv.get(&l, &k)).await? {
-            Ok(expected) => Ok(Ok(self.table.push(CasHandle { label, key, expected })?)),
-            Err(e) => Ok(Err(store::Error::Other(e))),
-        }
+        Ok(Ok(self.table.push(CasHandle { label, key, expected: None })?))
     }
 
     async fn current(&mut self, cas: Resource<CasHandle>) -> WasiResult<Option<Vec<u8>>> {
-        Ok(Ok(self.table.get(&cas)?.expected.clone()))
+        let handle = self.table.get(&cas)?;
+        let (l, k) = (handle.label.clone(), handle.key.clone());
+        match self.kv(move |kv| kv.get(&l, &k)).await? {
+            Ok(value) => {
+                self.table.get_mut(&cas)?.expected = value.clone();
+                Ok(Ok(value))
+            }
+            Err(e) => Ok(Err(store::Error::Other(e))),
+        }
     }
 
     async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
@@ -304,7 +313,7 @@ impl batch::Host for State {
     ) -> WasiResult<()> {
         let label = self.label(&h)?;
         Ok(self
-            .kv(move |kv| key_values.iter().try_for_each(|(k, v)| kv.set(&label, k, v)))
+            .kv(move |kv| kv.set_many(&label, &key_values))
             .await?
             .map_err(store::Error::Other))
     }

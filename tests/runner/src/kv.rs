@@ -1,12 +1,15 @@
 //! SQLite-backed key-value storage shared by `fermyon:spin/key-value` and
-//! `wasi:keyvalue`. One connection per runner; atomic operations use
-//! `BEGIN IMMEDIATE` so they also serialise against other processes on the file.
+//! `wasi:keyvalue`, shaped like Spin's own SQLite store (`crates/key-value-spin`)
+//! so that what the app can tell or measure is the same: one connection per
+//! process behind a lock, SQLite's default rollback journal and `synchronous`,
+//! counters as 8-byte little-endian, `increment` as a read-then-write
+//! transaction, and compare-and-swap as one guarded `UPDATE` (unguarded on an
+//! absent key). The facts are tabled in this crate's README.
 
 use anyhow::{Context, Result, anyhow, bail};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The only store label this runner provides (Spin's built-in store).
 pub const DEFAULT_STORE: &str = "default";
@@ -21,8 +24,8 @@ pub struct KvStore {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Swap {
     Done,
-    /// The value changed since the CAS handle was created; carries the current value.
-    Conflict(Option<Vec<u8>>),
+    /// The value changed since the CAS read it.
+    Conflict,
 }
 
 impl KvStore {
@@ -31,12 +34,10 @@ impl KvStore {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        // Spin sets no pragmas: rollback journal, `synchronous = FULL`, and
+        // rusqlite's default 5 s busy timeout.
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open key-value database {}", path.display()))?;
-        // Generous timeout: concurrent runners on one file wait rather than fail.
-        conn.busy_timeout(Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,
@@ -83,42 +84,56 @@ impl KvStore {
         })
     }
 
-    /// Adds `delta` to the decimal-text counter at `key` (absent = 0) and returns the new value.
+    /// Adds `delta` to the counter at `key` (absent = 0) and returns the new
+    /// value, stored as 8 bytes little-endian, in one deferred transaction as
+    /// Spin does. A value that is not 8 bytes is an error (Spin's host panics
+    /// there and breaks every later increment; the app must never get here).
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
         let mut conn = self.conn.lock().map_err(|_| anyhow!("key-value connection poisoned"))?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction()?;
         let current = match read(&tx, store, key)? {
             None => 0,
-            Some(bytes) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .ok_or_else(|| anyhow!("value of `{key}` is not a decimal integer"))?,
+            Some(bytes) => i64::from_le_bytes(
+                bytes.as_slice().try_into().map_err(|_| anyhow!("value of `{key}` is not an 8-byte counter"))?,
+            ),
         };
         let Some(next) = current.checked_add(delta) else {
             bail!("increment of `{key}` overflows");
         };
-        write(&tx, store, key, next.to_string().as_bytes())?;
+        write(&tx, store, key, &next.to_le_bytes())?;
         tx.commit()?;
         Ok(next)
     }
 
-    /// Writes `value` if `key` still holds `expected`, atomically.
+    /// Writes `value` if `key` still holds `expected`: one `UPDATE … WHERE
+    /// value = expected`, as Spin's SQLite CAS does.
     ///
-    /// `expected == None` (key absent when the CAS began) is NOT guarded: the
+    /// `expected == None` (key absent when the CAS read it) is NOT guarded: the
     /// value is written unconditionally. This mirrors Spin's SQLite backend,
     /// so the app must not rely on CAS to create a key exactly once.
     pub fn swap(&self, store: &str, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<Swap> {
         let mut conn = self.conn.lock().map_err(|_| anyhow!("key-value connection poisoned"))?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(expected) = expected {
-            let current = read(&tx, store, key)?;
-            if current.as_deref() != Some(expected) {
-                return Ok(Swap::Conflict(current));
-            }
+        let Some(expected) = expected else {
+            let tx = conn.transaction()?;
+            write(&tx, store, key, value)?;
+            tx.commit()?;
+            return Ok(Swap::Done);
+        };
+        let changed = conn
+            .prepare_cached("UPDATE spin_key_value SET value = ?4 WHERE store = ?1 AND key = ?2 AND value = ?3")?
+            .execute(params![store, key, expected, value])?;
+        Ok(if changed == 1 { Swap::Done } else { Swap::Conflict })
+    }
+
+    /// Sets every pair in one transaction (`wasi:keyvalue/batch.set-many`).
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut conn = self.conn.lock().map_err(|_| anyhow!("key-value connection poisoned"))?;
+        let tx = conn.transaction()?;
+        for (key, value) in pairs {
+            write(&tx, store, key, value)?;
         }
-        write(&tx, store, key, value)?;
         tx.commit()?;
-        Ok(Swap::Done)
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! local use where the Spin CLI is unavailable. See `Runner::start`.
 
 pub mod app;
+pub mod compile_cache;
 pub mod files;
 pub mod host;
 pub mod kv;
@@ -9,6 +10,7 @@ pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;
+pub mod runtime_config;
 pub mod server;
 pub mod variables;
 

@@ -1,21 +1,25 @@
-//! `unlatch-runner up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--sqlite PATH]`
+//! `unlatch-runner up`, with the command line of `spin up` (the subset the app's
+//! suites use), so that the same harness can start either binary.
 
 use anyhow::{Result, bail};
 use std::path::PathBuf;
-use unlatch_runner::{RunOptions, Runner, RunnerConfig};
+use unlatch_runner::{RunOptions, Runner, RunnerConfig, runtime_config};
 
-const USAGE: &str = "usage: unlatch-runner up [--manifest PATH] [--listen ADDR] [--sqlite PATH] [--quiet]
+const USAGE: &str = "usage: unlatch-runner up [-f PATH] [--listen ADDR] [--runtime-config-file FILE] [--state-dir DIR]
 
-  --manifest, -f PATH   spin.toml to run (default ./spin.toml)
-  --listen ADDR         address to serve on (default 127.0.0.1:3000)
-  --sqlite PATH         key-value database (default .spin/sqlite_key_value.db next to the manifest)
-  --quiet               do not log each request
+  -f, --from PATH               spin.toml, or the directory holding it (default ./spin.toml)
+  --listen ADDR                 address to serve on (default 127.0.0.1:3000)
+  --runtime-config-file FILE    Spin runtime config; [key_value_store.default] type = \"spin\", path = \"...\"
+  --state-dir DIR               where the default SQLite store lives (default .spin next to the manifest)
 
-Variables come from SPIN_VARIABLE_<NAME> environment variables or their defaults.";
+Variables come from SPIN_VARIABLE_<NAME> environment variables or their defaults.
+UNLATCH_RUNNER_LOG_REQUESTS=1 logs one line per request to stderr.";
 
 fn parse(args: &[String]) -> Result<(RunnerConfig, RunOptions)> {
     let mut config = RunnerConfig::default();
-    let mut options = RunOptions { log_requests: true };
+    let log_requests = std::env::var("UNLATCH_RUNNER_LOG_REQUESTS").is_ok_and(|v| v == "1");
+    let options = RunOptions { log_requests };
+    let (mut runtime_config, mut state_dir) = (None, None);
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("up") => {}
@@ -28,10 +32,13 @@ fn parse(args: &[String]) -> Result<(RunnerConfig, RunOptions)> {
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| anyhow::anyhow!("{arg} needs a value"));
         match arg.as_str() {
-            "--manifest" | "-f" | "--from" => config.manifest = PathBuf::from(value()?),
+            "-f" | "--from" | "--file" => {
+                let path = PathBuf::from(value()?);
+                config.manifest = if path.is_dir() { path.join("spin.toml") } else { path };
+            }
             "--listen" => config.listen = value()?,
-            "--sqlite" => config.sqlite = Some(PathBuf::from(value()?)),
-            "--quiet" | "-q" => options.log_requests = false,
+            "--runtime-config-file" => runtime_config = Some(PathBuf::from(value()?)),
+            "--state-dir" => state_dir = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -39,6 +46,12 @@ fn parse(args: &[String]) -> Result<(RunnerConfig, RunOptions)> {
             other => bail!("unknown option `{other}`\n{USAGE}"),
         }
     }
+    // As in Spin: a store the runtime config names wins; otherwise the state directory's file.
+    config.sqlite = match runtime_config {
+        Some(file) => runtime_config::sqlite_path(&file)?,
+        None => None,
+    }
+    .or_else(|| state_dir.map(|dir| dir.join(runtime_config::DEFAULT_SQLITE_FILE)));
     Ok((config, options))
 }
 

@@ -190,15 +190,17 @@ fn sqlite_store_basics_increment_and_cas() {
 
     assert_eq!(kv.increment("default", "n", 5).unwrap(), 5);
     assert_eq!(kv.increment("default", "n", -7).unwrap(), -2);
-    assert_eq!(kv.get("default", "n").unwrap().as_deref(), Some(&b"-2"[..]));
+    assert_eq!(kv.get("default", "n").unwrap().as_deref(), Some(&(-2i64).to_le_bytes()[..]));
     kv.set("default", "n", b"x").unwrap();
     assert!(kv.increment("default", "n", 1).is_err());
-    kv.set("default", "n", i64::MAX.to_string().as_bytes()).unwrap();
+    kv.set("default", "n", b"12").unwrap();
+    assert!(kv.increment("default", "n", 1).is_err(), "decimal text is Redis' encoding, not SQLite's");
+    kv.set("default", "n", &i64::MAX.to_le_bytes()).unwrap();
     assert!(kv.increment("default", "n", 1).is_err());
 
     kv.set("default", "c", b"a").unwrap();
     assert_eq!(kv.swap("default", "c", Some(b"a"), b"b").unwrap(), Swap::Done);
-    assert_eq!(kv.swap("default", "c", Some(b"a"), b"z").unwrap(), Swap::Conflict(Some(b"b".to_vec())));
+    assert_eq!(kv.swap("default", "c", Some(b"a"), b"z").unwrap(), Swap::Conflict);
     assert_eq!(kv.get("default", "c").unwrap().as_deref(), Some(&b"b"[..]));
     // Absent-at-start is unguarded, as in Spin's SQLite backend.
     assert_eq!(kv.swap("default", "c", None, b"y").unwrap(), Swap::Done);
