@@ -2,10 +2,16 @@
 # The whole test suite: builds the components, then runs the core's unit tests,
 # the runner's own tests and the end-to-end tests against the built components,
 # then the browser tests of the pages.
+#
+# The e2e and browser suites start the app with `spin up`'s command line. The
+# host is the repository's runner, or a real Spin when UNLATCH_SPIN names one:
+#   UNLATCH_SPIN=$(command -v spin) bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/build-components.sh
 cargo build --locked --target wasm32-wasip2 --release -p runner-probe
+# Testing unlatch-runner also builds its binary (target/debug/unlatch-runner),
+# the host the e2e harness starts unless UNLATCH_SPIN is set.
 cargo test --locked -p unlatch-core -p pages -p unlatch-runner -p unlatch-e2e "$@"
 # The pages in headless chromium (Debian's), against the same built components.
 bash tests/browser/run.sh

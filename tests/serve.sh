@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/build-components.sh
-exec cargo run --locked -q -p unlatch-runner -- up --manifest spin.toml "$@"
+exec cargo run --locked -q -p unlatch-runner -- up -f spin.toml "$@"

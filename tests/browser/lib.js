@@ -53,6 +53,8 @@ export async function startApp() {
     cwd: ROOT,
     env: { ...process.env, SPIN_VARIABLE_DEV_MODE: 'true', SPIN_VARIABLE_ADMIN_TOKEN: adminToken },
     stdio: ['ignore', 'ignore', 'inherit'],
+    // Its own process group: `spin up` runs the app in a child (`spin trigger http`), and stop() ends both.
+    detached: true,
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
@@ -69,7 +71,7 @@ export async function startApp() {
     base,
     adminToken,
     async stop() {
-      child.kill('SIGTERM');
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
       await sleep(100);
       rmSync(dir, { recursive: true, force: true });
     },

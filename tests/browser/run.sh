@@ -25,6 +25,7 @@ fi
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --locked -q --no-run -p unlatch-core -p pages -p unlatch-runner -p unlatch-e2e
 export UNLATCH_RUNNER="${UNLATCH_RUNNER:-$target/debug/unlatch-runner}"
+# UNLATCH_SPIN, when set, is the host instead (see tests/browser/lib.js).
 
 cd "$here"
 node --test --test-concurrency=1 --test-reporter=spec ./*.test.js

@@ -11,6 +11,7 @@ use crate::kv::SqliteStore;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,10 @@ impl App {
         for _ in 0..5 {
             self.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
             let mut cmd = Command::new(host_binary());
-            cmd.current_dir(root())
+            // Its own process group: `spin up` runs the app in a child process
+            // (`spin trigger http`), and stopping must end both.
+            cmd.process_group(0)
+                .current_dir(root())
                 .arg("up")
                 .arg("-f")
                 .arg(root().join("spin.toml"))
@@ -105,9 +109,11 @@ impl App {
         false
     }
 
+    /// Kills the host's whole process group at once, as `kill -9` would.
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            // SAFETY: kill(2) with a negative pid signals the group we created; no memory is involved.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
         }
     }
