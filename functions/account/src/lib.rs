@@ -23,7 +23,10 @@ fn handle(req: Request) -> Response {
             match result {
                 Ok(signed_in) => {
                     let mut response = json(200, &signed_in.response);
-                    response.set_header("set-cookie", session::set_cookie(&signed_in.session_id, session::LIFETIME_SECONDS));
+                    response.set_header(
+                        "set-cookie",
+                        session::set_cookie(&signed_in.session_id, session::LIFETIME_SECONDS),
+                    );
                     response
                 }
                 Err(e) => error(&e),

@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
-use unlatch_core::admin::{self, Auth, Endpoint, LockRequest, Routed};
 use unlatch_core::ApiError;
+use unlatch_core::admin::{self, Auth, Endpoint, LockRequest, Routed};
 use unlatch_web::{error, json, not_found, path_info, read_json, read_json_lines, variable, with_host};
 
 #[http_component]
@@ -41,7 +41,9 @@ fn handle(req: Request) -> Response {
 }
 
 fn ok<T: Serialize>(status: u16, value: Result<T, ApiError>) -> Result<(u16, Value), ApiError> {
-    value.and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal("Could not encode the response.")).map(|v| (status, v)))
+    value.and_then(|v| {
+        serde_json::to_value(v).map_err(|_| ApiError::internal("Could not encode the response.")).map(|v| (status, v))
+    })
 }
 
 fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
@@ -64,7 +66,8 @@ fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
         DeleteUser(id) => with_host(req, |h| ok(200, admin::delete_user(&h.ctx(), &id))),
         LockUser(id) => {
             // The body is optional: none locks until unlocked.
-            let body = if req.body().iter().all(u8::is_ascii_whitespace) { LockRequest::default() } else { read_json(req)? };
+            let body =
+                if req.body().iter().all(u8::is_ascii_whitespace) { LockRequest::default() } else { read_json(req)? };
             with_host(req, |h| ok(200, admin::lock_user(&h.ctx(), &id, body)))
         }
         UnlockUser(id) => with_host(req, |h| ok(200, admin::unlock_user(&h.ctx(), &id))),

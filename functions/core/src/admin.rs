@@ -67,7 +67,11 @@ pub fn authorize(configured: &str, authorization: Option<&str>) -> Auth {
 
 /// The 401 answer for a refused request.
 pub fn unauthorized() -> ApiError {
-    ApiError::new(401, "unauthorized", "This route needs the administrator's bearer token: `Authorization: Bearer <token>`.")
+    ApiError::new(
+        401,
+        "unauthorized",
+        "This route needs the administrator's bearer token: `Authorization: Bearer <token>`.",
+    )
 }
 
 /// The `WWW-Authenticate` header for a refused request (RFC 6750 §3).
@@ -127,7 +131,10 @@ pub fn route(method: &str, path: &str) -> Routed {
         ["users", "import"] => pick(&[("POST", ImportUsers)], &["POST"]),
         ["users", id] if valid_id(id) => {
             let id = (*id).to_owned();
-            pick(&[("GET", GetUser(id.clone())), ("PATCH", UpdateUser(id.clone())), ("DELETE", DeleteUser(id))], &["GET", "PATCH", "DELETE"])
+            pick(
+                &[("GET", GetUser(id.clone())), ("PATCH", UpdateUser(id.clone())), ("DELETE", DeleteUser(id))],
+                &["GET", "PATCH", "DELETE"],
+            )
         }
         ["users", id, "lock"] if valid_id(id) => pick(&[("POST", LockUser((*id).to_owned()))], &["POST"]),
         ["users", id, "unlock"] if valid_id(id) => pick(&[("POST", UnlockUser((*id).to_owned()))], &["POST"]),
@@ -187,7 +194,11 @@ fn number_param(q: &Map<String, Value>, name: &str, range: std::ops::RangeInclus
     let Some(text) = q.get(name).and_then(Value::as_str) else { return Ok(None) };
     match text.trim().parse::<u64>() {
         Ok(n) if range.contains(&n) => Ok(Some(n)),
-        _ => Err(ApiError::bad_request(format!("`{name}` must be a whole number from {} to {}.", range.start(), range.end()))),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be a whole number from {} to {}.",
+            range.start(),
+            range.end()
+        ))),
     }
 }
 
@@ -400,7 +411,10 @@ fn check_answers(problems: &mut Problems, policy: &Policy, role: Role, inputs: &
     }
     let min = usize::from(policy.questions_to_register);
     if inputs.len() < min || inputs.len() > 5 {
-        problems.add("security_answers", format!("Register none, or {min} to 5 questions (the policy's questions_to_register is {min})."));
+        problems.add(
+            "security_answers",
+            format!("Register none, or {min} to 5 questions (the policy's questions_to_register is {min})."),
+        );
     }
     let mut out = Vec::new();
     let mut seen_answers: Vec<String> = Vec::new();
@@ -428,7 +442,12 @@ fn check_answers(problems: &mut Problems, policy: &Policy, role: Role, inputs: &
     out
 }
 
-fn check_password(problems: &mut Problems, policy: &Policy, password: &str, who: &Subject) -> Vec<password_policy::Violation> {
+fn check_password(
+    problems: &mut Problems,
+    policy: &Policy,
+    password: &str,
+    who: &Subject,
+) -> Vec<password_policy::Violation> {
     if password.is_empty() {
         problems.add("password", "is required.");
         return Vec::new();
@@ -582,11 +601,26 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
     }
     let c = req.contacts.clone().unwrap_or_default();
     let contacts = [
-        ("contacts.authentication_phone", patch_phone(&mut problems, "contacts.authentication_phone", &c.authentication_phone).map(Contact::Phone)),
-        ("contacts.mobile_phone", patch_phone(&mut problems, "contacts.mobile_phone", &c.mobile_phone).map(Contact::Phone)),
-        ("contacts.office_phone", patch_phone(&mut problems, "contacts.office_phone", &c.office_phone).map(Contact::Phone)),
-        ("contacts.alternate_email", patch_email(&mut problems, "contacts.alternate_email", &c.alternate_email).map(Contact::Email)),
-        ("contacts.authentication_email", patch_email(&mut problems, "contacts.authentication_email", &c.authentication_email).map(Contact::Email)),
+        (
+            "contacts.authentication_phone",
+            patch_phone(&mut problems, "contacts.authentication_phone", &c.authentication_phone).map(Contact::Phone),
+        ),
+        (
+            "contacts.mobile_phone",
+            patch_phone(&mut problems, "contacts.mobile_phone", &c.mobile_phone).map(Contact::Phone),
+        ),
+        (
+            "contacts.office_phone",
+            patch_phone(&mut problems, "contacts.office_phone", &c.office_phone).map(Contact::Phone),
+        ),
+        (
+            "contacts.alternate_email",
+            patch_email(&mut problems, "contacts.alternate_email", &c.alternate_email).map(Contact::Email),
+        ),
+        (
+            "contacts.authentication_email",
+            patch_email(&mut problems, "contacts.authentication_email", &c.authentication_email).map(Contact::Email),
+        ),
     ];
     for (name, given) in [
         ("contacts.authentication_phone", c.authentication_phone.is_some()),
@@ -612,7 +646,8 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
     let mut violations = Vec::new();
     if let Some(password) = &req.password {
         let display = req.display_name.as_deref().map_or(current.display_name.as_str(), str::trim);
-        let who = Subject { username: &current.username, display_name: display, current_hash: Some(&current.password_hash) };
+        let who =
+            Subject { username: &current.username, display_name: display, current_hash: Some(&current.password_hash) };
         violations = check_password(&mut problems, &policy, password, &who);
         changed.push("password");
     }
@@ -713,7 +748,12 @@ pub fn lock_user(ctx: &Ctx, id: &str, req: LockRequest) -> Result<Value> {
 pub fn unlock_user(ctx: &Ctx, id: &str) -> Result<Value> {
     let before = load(ctx, id)?;
     let user = users::clear_lockout(ctx.store, id)?;
-    audit::append(ctx, "admin_user_unlocked", Some(id), json!({ "actor": ACTOR, "was_locked": before.is_locked(ctx.now()) }))?;
+    audit::append(
+        ctx,
+        "admin_user_unlocked",
+        Some(id),
+        json!({ "actor": ACTOR, "was_locked": before.is_locked(ctx.now()) }),
+    )?;
     Ok(view(&user, ctx.now()))
 }
 
@@ -728,19 +768,25 @@ pub struct ImportReport {
 /// `POST /api/admin/users/import` with JSON lines, each a create request.
 /// Lines are independent: a bad line is reported and the others go on.
 pub fn import_users(ctx: &Ctx, body: &[u8]) -> Result<ImportReport> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("The import body must be UTF-8 JSON lines."))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request("The import body must be UTF-8 JSON lines."))?;
     let lines: Vec<(usize, &str)> =
         text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
     if lines.is_empty() {
         return Err(ApiError::bad_request("The import body has no lines; send one JSON object per line."));
     }
     if lines.len() > MAX_IMPORT_LINES {
-        return Err(ApiError::new(413, "too_many_lines", format!("At most {MAX_IMPORT_LINES} users per import; split the file.")));
+        return Err(ApiError::new(
+            413,
+            "too_many_lines",
+            format!("At most {MAX_IMPORT_LINES} users per import; split the file."),
+        ));
     }
     let policy = Policy::load(ctx.store)?;
     let mut report = ImportReport { created: 0, failed: 0, results: Vec::with_capacity(lines.len()) };
     for (line, raw) in lines {
-        let outcome = request::parse::<CreateUserRequest>(raw.as_bytes()).and_then(|req| create_one(ctx, &policy, req, "import"));
+        let outcome =
+            request::parse::<CreateUserRequest>(raw.as_bytes()).and_then(|req| create_one(ctx, &policy, req, "import"));
         match outcome {
             Ok(user) => {
                 report.created += 1;
@@ -752,7 +798,12 @@ pub fn import_users(ctx: &Ctx, body: &[u8]) -> Result<ImportReport> {
             }
         }
     }
-    audit::append(ctx, "admin_users_imported", None, json!({ "actor": ACTOR, "created": report.created, "failed": report.failed }))?;
+    audit::append(
+        ctx,
+        "admin_users_imported",
+        None,
+        json!({ "actor": ACTOR, "created": report.created, "failed": report.failed }),
+    )?;
     Ok(report)
 }
 
@@ -796,7 +847,8 @@ pub fn parse_policy(body: &[u8]) -> Result<Policy> {
     if !problems.is_empty() {
         return Err(invalid_policy(problems));
     }
-    let policy: Policy = serde_json::from_value(Value::Object(given)).map_err(|e| invalid_policy(vec![e.to_string()]))?;
+    let policy: Policy =
+        serde_json::from_value(Value::Object(given)).map_err(|e| invalid_policy(vec![e.to_string()]))?;
     let problems = policy.problems();
     if !problems.is_empty() {
         return Err(invalid_policy(problems));
@@ -810,8 +862,10 @@ pub fn replace_policy(ctx: &Ctx, body: &[u8]) -> Result<Policy> {
     let old = serde_json::to_value(Policy::load(ctx.store)?).unwrap_or_default();
     let new = serde_json::to_value(&policy).unwrap_or_default();
     policy.save(ctx.store)?;
-    let changed: Vec<&String> =
-        new.as_object().map(|o| o.iter().filter(|(k, v)| old.get(k.as_str()) != Some(*v)).map(|(k, _)| k).collect()).unwrap_or_default();
+    let changed: Vec<&String> = new
+        .as_object()
+        .map(|o| o.iter().filter(|(k, v)| old.get(k.as_str()) != Some(*v)).map(|(k, _)| k).collect())
+        .unwrap_or_default();
     audit::append(ctx, "admin_policy_replaced", None, json!({ "actor": ACTOR, "changed": changed }))?;
     Ok(policy)
 }
@@ -922,7 +976,8 @@ mod tests {
 
     #[test]
     fn queries_are_decoded_and_strict() {
-        let q = parse_query("user=jane%40contoso.com&type=admin_user_created&limit=5", &["user", "type", "limit"]).unwrap();
+        let q =
+            parse_query("user=jane%40contoso.com&type=admin_user_created&limit=5", &["user", "type", "limit"]).unwrap();
         assert_eq!(q["user"], "jane@contoso.com");
         assert_eq!(parse_query("x=1", &["user"]).unwrap_err().status, 400);
         assert_eq!(parse_query("user=a&user=b", &["user"]).unwrap_err().status, 400);
@@ -959,7 +1014,8 @@ mod tests {
         let e = create_user(&ctx, bad).unwrap_err();
         assert_eq!((e.status, e.error), (422, "invalid_user"));
         let body = e.body();
-        let fields: Vec<&str> = body["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            body["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
         for f in [
             "username",
             "contacts.office_phone.country_code",
@@ -974,7 +1030,11 @@ mod tests {
         }
         assert_eq!(body["violations"][0]["rule"], "too_short");
         assert!(!body.to_string().contains("Zq9!"), "the password is never echoed");
-        assert_eq!(audit::list(ctx.store, &audit::Query::default()).unwrap().len(), 1, "only the good create is audited");
+        assert_eq!(
+            audit::list(ctx.store, &audit::Query::default()).unwrap().len(),
+            1,
+            "only the good create is audited"
+        );
     }
 
     #[test]
@@ -992,7 +1052,11 @@ mod tests {
         let env = TestEnv::new();
         let ctx = env.ctx();
         for i in 0..5 {
-            create_user(&ctx, CreateUserRequest { username: format!("u{i}"), password: GOOD.into(), ..Default::default() }).unwrap();
+            create_user(
+                &ctx,
+                CreateUserRequest { username: format!("u{i}"), password: GOOD.into(), ..Default::default() },
+            )
+            .unwrap();
         }
         let mut seen = Vec::new();
         let mut cursor = String::new();
@@ -1038,7 +1102,10 @@ mod tests {
         let reset: UpdateUserRequest = serde_json::from_value(json!({ "password": "Another-Good-One-77" })).unwrap();
         update_user(&ctx, &id, reset).unwrap();
         assert!(users::verify_password(&users::get(ctx.store, &id).unwrap().unwrap(), "Another-Good-One-77"));
-        assert!(crate::session::load(&ctx, Some(&signed_in.id)).is_err(), "an admin's password reset ends the user's sessions");
+        assert!(
+            crate::session::load(&ctx, Some(&signed_in.id)).is_err(),
+            "an admin's password reset ends the user's sessions"
+        );
         let signed_in = crate::session::create(&ctx, &id).unwrap();
 
         assert_eq!(lock_user(&ctx, &id, LockRequest::default()).unwrap()["lockout_active"], true);
@@ -1055,10 +1122,19 @@ mod tests {
         assert_eq!(delete_user(&ctx, &id).unwrap_err().status, 404);
         assert_eq!(get_user(&ctx, &id).unwrap_err().error, "user_not_found");
 
-        let kinds: Vec<String> = list_audit(&ctx, &format!("user={id}")).unwrap().events.into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> =
+            list_audit(&ctx, &format!("user={id}")).unwrap().events.into_iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
-            ["admin_user_deleted", "admin_user_locked", "admin_user_unlocked", "admin_user_locked", "admin_user_updated", "admin_user_updated", "admin_user_created"]
+            [
+                "admin_user_deleted",
+                "admin_user_locked",
+                "admin_user_unlocked",
+                "admin_user_locked",
+                "admin_user_updated",
+                "admin_user_updated",
+                "admin_user_created"
+            ]
         );
         let all = serde_json::to_string(&audit::list(ctx.store, &audit::Query::default()).unwrap()).unwrap();
         for secret in [GOOD, "Another-Good-One-77", "Paris", "argon2"] {
@@ -1077,7 +1153,8 @@ mod tests {
         );
         let r = import_users(&ctx, body.as_bytes()).unwrap();
         assert_eq!((r.created, r.failed), (2, 3));
-        let lines: Vec<(u64, bool)> = r.results.iter().map(|x| (x["line"].as_u64().unwrap(), x["ok"].as_bool().unwrap())).collect();
+        let lines: Vec<(u64, bool)> =
+            r.results.iter().map(|x| (x["line"].as_u64().unwrap(), x["ok"].as_bool().unwrap())).collect();
         assert_eq!(lines, [(1, true), (3, false), (4, false), (5, false), (6, true)]);
         assert_eq!(r.results[1]["error"]["error"], "invalid_json");
         assert_eq!(r.results[2]["error"]["error"], "invalid_user");
@@ -1093,11 +1170,13 @@ mod tests {
         let ctx = env.ctx();
         let e = replace_policy(&ctx, br#"{"gates_required": 3, "questions_to_reset": 9, "lockout_threshold": "ten", "nonsense": 1, "throttles": {"code_attempts": 5, "bogus": 2}}"#).unwrap_err();
         assert_eq!((e.status, e.error), (422, "invalid_policy"));
-        let problems = e.body()["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let problems =
+            e.body()["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>();
         for needle in ["`nonsense`", "`throttles.bogus`", "`lockout_threshold`"] {
             assert!(problems.iter().any(|p| p.contains(needle)), "{needle} in {problems:?}");
         }
-        let e = replace_policy(&ctx, br#"{"gates_required": 3, "questions_to_reset": 9, "code_lifetime_seconds": 5}"#).unwrap_err();
+        let e = replace_policy(&ctx, br#"{"gates_required": 3, "questions_to_reset": 9, "code_lifetime_seconds": 5}"#)
+            .unwrap_err();
         assert_eq!(e.body()["problems"].as_array().unwrap().len(), 4);
         assert_eq!(replace_policy(&ctx, b"[1]").unwrap_err().status, 400);
         let p = replace_policy(&ctx, br#"{"gates_required": 2, "uniform_errors": true}"#).unwrap();

@@ -104,10 +104,12 @@ mod tests {
         let resets = list(ctx.store, &Query { kind: Some("password_reset".into()), ..Default::default() }).unwrap();
         assert_eq!(resets.len(), 5);
         let page1 = list(ctx.store, &Query { limit: Some(3), ..Default::default() }).unwrap();
-        let page2 = list(ctx.store, &Query { limit: Some(3), before: Some(page1[2].seq), ..Default::default() }).unwrap();
+        let page2 =
+            list(ctx.store, &Query { limit: Some(3), before: Some(page1[2].seq), ..Default::default() }).unwrap();
         assert_eq!(page2.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 6, 5]);
         let t0 = all[9].at;
-        let recent = list(ctx.store, &Query { since: Some(t0 + 50), until: Some(t0 + 80), ..Default::default() }).unwrap();
+        let recent =
+            list(ctx.store, &Query { since: Some(t0 + 50), until: Some(t0 + 80), ..Default::default() }).unwrap();
         assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![8, 7, 6]);
         assert_eq!(serde_json::to_value(&all[0]).unwrap()["type"], "password_reset");
     }

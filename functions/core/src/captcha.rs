@@ -63,7 +63,12 @@ pub fn issue(ctx: &Ctx, policy: &Policy) -> Challenge {
     let expires_at = ctx.now() + policy.captcha_lifetime_seconds;
     let payload = format!("v1.{expires_at}.{}.{}", policy.captcha_difficulty, kv::random_hex(ctx.random, 16));
     let sig = kv::to_hex(&sign(&ctx.secrets.captcha_key, &payload).finalize().into_bytes());
-    Challenge { challenge: format!("{payload}.{sig}"), difficulty: policy.captcha_difficulty, expires_at, algorithm: ALGORITHM.into() }
+    Challenge {
+        challenge: format!("{payload}.{sig}"),
+        difficulty: policy.captcha_difficulty,
+        expires_at,
+        algorithm: ALGORITHM.into(),
+    }
 }
 
 pub fn leading_zero_bits(digest: &[u8]) -> u32 {
@@ -95,7 +100,8 @@ pub fn verify(ctx: &Ctx, s: &Solution) -> Result<()> {
         return Err(ApiError::captcha_invalid());
     };
     let payload = format!("{version}.{expires_at}.{difficulty}.{nonce}");
-    let sig_ok = kv::from_hex(sig).is_some_and(|sig| sign(&ctx.secrets.captcha_key, &payload).verify_slice(&sig).is_ok());
+    let sig_ok =
+        kv::from_hex(sig).is_some_and(|sig| sign(&ctx.secrets.captcha_key, &payload).verify_slice(&sig).is_ok());
     let (Ok(expires_at), Ok(difficulty)) = (expires_at.parse::<u64>(), difficulty.parse::<u8>()) else {
         return Err(ApiError::captcha_invalid());
     };
@@ -145,7 +151,10 @@ mod tests {
         assert!(verify(&other, &Solution { challenge: c.challenge.clone(), solution: good }).is_err());
         assert!(verify(&ctx, &Solution { challenge: "garbage".into(), solution: 1 }).is_err());
         env.clock.advance(300);
-        assert_eq!(verify(&ctx, &Solution { challenge: c.challenge, solution: good }).unwrap_err().error, "captcha_invalid");
+        assert_eq!(
+            verify(&ctx, &Solution { challenge: c.challenge, solution: good }).unwrap_err().error,
+            "captcha_invalid"
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub struct ChangeResponse {
 }
 
 fn notify_change(ctx: &Ctx, notifier: &dyn Notifier, user: &User) -> Result<()> {
-    let body = format!("The password of your account {} was changed. If this was not you, contact your administrator now.", user.username);
+    let body = format!(
+        "The password of your account {} was changed. If this was not you, contact your administrator now.",
+        user.username
+    );
     let msg = if let Some(email) = user.contacts.emails().first() {
         Message { channel: Channel::Email, to: email.to_string(), subject: "Your password was changed".into(), body }
     } else if let Some(phone) = user.contacts.mobiles().first() {
@@ -87,21 +90,36 @@ mod tests {
     use crate::testing::{PASSWORD, TestEnv};
 
     fn change_with(env: &TestEnv, old: &str, new: &str) -> Result<ChangeResponse> {
-        change(&env.ctx(), &env.outbox(), ChangeRequest { username: "jane@contoso.com".into(), old_password: old.into(), new_password: new.into(), confirm_password: None })
+        change(
+            &env.ctx(),
+            &env.outbox(),
+            ChangeRequest {
+                username: "jane@contoso.com".into(),
+                old_password: old.into(),
+                new_password: new.into(),
+                confirm_password: None,
+            },
+        )
     }
 
     #[test]
     fn change_ends_sessions_and_the_old_password_stops_working() {
         let env = TestEnv::new();
         let u = env.user_with_everything("jane@contoso.com");
-        let s = signin(&env.ctx(), SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() }).unwrap();
+        let s = signin(&env.ctx(), SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() })
+            .unwrap();
         let r = change_with(&env, PASSWORD, "violet kestrel harbour").unwrap();
         assert_eq!(serde_json::to_value(&r).unwrap(), json!({ "status": "password_changed", "signin_required": true }));
         assert!(session::load(&env.ctx(), Some(&s.session_id)).is_err(), "sessions ended");
         let after = users::get(&*env.store, &u.id).unwrap().unwrap();
         assert!(users::verify_password(&after, "violet kestrel harbour") && !users::verify_password(&after, PASSWORD));
         assert_eq!(notify::outbox(&*env.store, 1).unwrap()[0].message.subject, "Your password was changed");
-        assert_eq!(audit::list(&*env.store, &audit::Query { kind: Some("password_changed".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("password_changed".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(change_with(&env, PASSWORD, "another good password").unwrap_err().error, "invalid_credentials");
         for key in env.store.keys_with_prefix("").unwrap() {
             assert!(!String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).contains("kestrel"), "{key}");
@@ -118,9 +136,29 @@ mod tests {
         assert_eq!(change_with(&env, PASSWORD, "short").unwrap_err().error, "password_policy");
         assert_eq!(change_with(&env, "", "x").unwrap_err().error, "missing_field");
         assert_eq!(change_with(&env, PASSWORD, "").unwrap_err().error, "missing_field");
-        let e = change(&env.ctx(), &env.outbox(), ChangeRequest { username: "jane@contoso.com".into(), old_password: PASSWORD.into(), new_password: "violet kestrel harbour".into(), confirm_password: Some("other".into()) }).unwrap_err();
+        let e = change(
+            &env.ctx(),
+            &env.outbox(),
+            ChangeRequest {
+                username: "jane@contoso.com".into(),
+                old_password: PASSWORD.into(),
+                new_password: "violet kestrel harbour".into(),
+                confirm_password: Some("other".into()),
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.error, "confirm_mismatch");
-        let unknown = change(&env.ctx(), &env.outbox(), ChangeRequest { username: "nobody".into(), old_password: "x".into(), new_password: "violet kestrel harbour".into(), confirm_password: None }).unwrap_err();
+        let unknown = change(
+            &env.ctx(),
+            &env.outbox(),
+            ChangeRequest {
+                username: "nobody".into(),
+                old_password: "x".into(),
+                new_password: "violet kestrel harbour".into(),
+                confirm_password: None,
+            },
+        )
+        .unwrap_err();
         assert_eq!(unknown.body(), change_with(&env, "wrong", "violet kestrel harbour").unwrap_err().body());
     }
 
@@ -132,7 +170,8 @@ mod tests {
             assert_eq!(change_with(&env, "wrong", "violet kestrel harbour").unwrap_err().error, "invalid_credentials");
         }
         assert_eq!(change_with(&env, PASSWORD, "violet kestrel harbour").unwrap_err().status, 423);
-        let e = signin(&env.ctx(), SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() }).unwrap_err();
+        let e = signin(&env.ctx(), SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() })
+            .unwrap_err();
         assert_eq!(e.status, 423);
     }
 }

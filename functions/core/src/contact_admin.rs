@@ -48,7 +48,8 @@ const SENT: ContactAdminResponse = ContactAdminResponse {
 
 pub fn contact_admin(ctx: &Ctx, notifier: &dyn Notifier, req: ContactAdminRequest) -> Result<ContactAdminResponse> {
     let username = if !req.flow.trim().is_empty() {
-        let (flow, _) = flow::load(ctx, req.flow.trim(), &[flow::Purpose::Reset, flow::Purpose::Unlock, flow::Purpose::Register])?;
+        let (flow, _) =
+            flow::load(ctx, req.flow.trim(), &[flow::Purpose::Reset, flow::Purpose::Unlock, flow::Purpose::Register])?;
         users::get(ctx.store, &flow.user_id)?.map(|u| u.username).unwrap_or_default()
     } else {
         req.username.trim().to_owned()
@@ -91,14 +92,26 @@ pub fn contact_admin(ctx: &Ctx, notifier: &dyn Notifier, req: ContactAdminReques
     );
     let mut delivered = 0;
     for to in &recipients {
-        let message = Message { channel: Channel::Email, to: to.clone(), subject: "A user asks for help with their password".into(), body: body.clone() };
+        let message = Message {
+            channel: Channel::Email,
+            to: to.clone(),
+            subject: "A user asks for help with their password".into(),
+            body: body.clone(),
+        };
         if notifier.send(&message).is_ok() {
             delivered += 1;
         }
     }
-    audit::append(ctx, "admin_contacted", Some(&user.id), json!({ "purpose": req.purpose.trim(), "recipients": recipients.len(), "delivered": delivered }))?;
+    audit::append(
+        ctx,
+        "admin_contacted",
+        Some(&user.id),
+        json!({ "purpose": req.purpose.trim(), "recipients": recipients.len(), "delivered": delivered }),
+    )?;
     if delivered == 0 {
-        return Err(ApiError::delivery_failed("Your request could not be delivered. Please contact your helpdesk directly."));
+        return Err(ApiError::delivery_failed(
+            "Your request could not be delivered. Please contact your helpdesk directly.",
+        ));
     }
     Ok(SENT)
 }
@@ -120,12 +133,18 @@ mod tests {
     use crate::users::{NewUser, Role};
 
     fn ask(env: &TestEnv, username: &str) -> Result<ContactAdminResponse> {
-        let req = ContactAdminRequest { username: username.into(), purpose: "reset".into(), note: "I lost my phone".into(), ..Default::default() };
+        let req = ContactAdminRequest {
+            username: username.into(),
+            purpose: "reset".into(),
+            note: "I lost my phone".into(),
+            ..Default::default()
+        };
         contact_admin(&env.ctx(), &env.outbox(), req)
     }
 
     fn admin(env: &TestEnv, name: &str, email: &str) {
-        let mut new = NewUser { username: name.into(), password: "Pw-123456789".into(), role: Role::Admin, ..Default::default() };
+        let mut new =
+            NewUser { username: name.into(), password: "Pw-123456789".into(), role: Role::Admin, ..Default::default() };
         new.contacts.alternate_email = Some(email.into());
         users::create(&env.ctx(), new).unwrap();
     }

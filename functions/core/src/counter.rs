@@ -132,7 +132,17 @@ mod tests {
 
     #[test]
     fn families_do_not_swallow_record_keys() {
-        for record in ["flow:abc", "session:abc", "user:1", "username:jane", "audit:7", "outbox:3", "secret:code", "policy", "reset-blocked:1"] {
+        for record in [
+            "flow:abc",
+            "session:abc",
+            "user:1",
+            "username:jane",
+            "audit:7",
+            "outbox:3",
+            "secret:code",
+            "policy",
+            "reset-blocked:1",
+        ] {
             assert!(!is_counter_key(record), "{record}");
         }
         for counter in ["flow-done:abc", "session-epoch:1", "audit-seq", "throttle:send:u:3600:1"] {

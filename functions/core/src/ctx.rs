@@ -14,7 +14,13 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(store: &'a dyn Store, clock: &'a dyn Clock, random: &'a dyn Random, secrets: Secrets, client_addr: impl Into<String>) -> Self {
+    pub fn new(
+        store: &'a dyn Store,
+        clock: &'a dyn Clock,
+        random: &'a dyn Random,
+        secrets: Secrets,
+        client_addr: impl Into<String>,
+    ) -> Self {
         Self { store, clock, random, secrets, client_addr: client_addr.into() }
     }
 

@@ -57,7 +57,11 @@ impl ApiError {
         Self::new(405, "method_not_allowed", "This route does not accept this HTTP method.")
     }
     pub fn captcha_invalid() -> Self {
-        Self::new(400, "captcha_invalid", "The CAPTCHA answer is missing, wrong, expired or already used. Please try a new challenge.")
+        Self::new(
+            400,
+            "captcha_invalid",
+            "The CAPTCHA answer is missing, wrong, expired or already used. Please try a new challenge.",
+        )
     }
     pub fn contact_admin() -> Self {
         Self::new(403, "contact_admin", CONTACT_ADMIN_TEXT)
@@ -69,10 +73,18 @@ impl ApiError {
         Self::new(403, "not_registered", NOT_REGISTERED_TEXT)
     }
     pub fn not_locked() -> Self {
-        Self::new(409, "not_locked", "Your account is not locked, so there is nothing to unlock. If you forgot your password, reset it instead.")
+        Self::new(
+            409,
+            "not_locked",
+            "Your account is not locked, so there is nothing to unlock. If you forgot your password, reset it instead.",
+        )
     }
     pub fn reset_blocked(retry_after: u64) -> Self {
-        let mut e = Self::new(403, "reset_blocked", "Too many failed verification attempts. Password reset is blocked for this account for 24 hours; contact your administrator if you need help sooner.");
+        let mut e = Self::new(
+            403,
+            "reset_blocked",
+            "Too many failed verification attempts. Password reset is blocked for this account for 24 hours; contact your administrator if you need help sooner.",
+        );
         e.retry_after = Some(retry_after);
         e
     }
@@ -89,7 +101,11 @@ impl ApiError {
         Self::new(422, "method_unavailable", "This verification option is not available for your account.")
     }
     pub fn destination_mismatch() -> Self {
-        Self::new(422, "destination_mismatch", "That does not match the phone number or email address we have for you. Please enter it in full.")
+        Self::new(
+            422,
+            "destination_mismatch",
+            "That does not match the phone number or email address we have for you. Please enter it in full.",
+        )
     }
     pub fn code_expired() -> Self {
         Self::new(410, "code_expired", "This code has expired. Please request a new one.")
@@ -157,12 +173,15 @@ impl std::error::Error for ApiError {}
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // The store's text can name keys; it is not a secret but not for users either.
-        ApiError::internal(format!("Storage is unavailable ({}).", match e {
-            StoreError::AccessDenied => "access denied",
-            StoreError::NoSuchStore => "no such store",
-            StoreError::NotACounter => "corrupt counter",
-            StoreError::Other(_) => "backend error",
-        }))
+        ApiError::internal(format!(
+            "Storage is unavailable ({}).",
+            match e {
+                StoreError::AccessDenied => "access denied",
+                StoreError::NoSuchStore => "no such store",
+                StoreError::NotACounter => "corrupt counter",
+                StoreError::Other(_) => "backend error",
+            }
+        ))
     }
 }
 
@@ -191,6 +210,9 @@ mod tests {
             assert_eq!(e.error, code);
             assert!(e.message.starts_with(text));
         }
-        assert!(NOT_REGISTERED_TEXT.ends_with("we can contact an administrator in your organization to reset your password for you."));
+        assert!(
+            NOT_REGISTERED_TEXT
+                .ends_with("we can contact an administrator in your organization to reset your password for you.")
+        );
     }
 }

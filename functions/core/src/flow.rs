@@ -115,7 +115,14 @@ fn done_key(id: &str) -> String {
 }
 
 /// Starts a flow for `user_id`, valid for `lifetime` seconds.
-pub fn start(ctx: &Ctx, purpose: Purpose, user_id: &str, gates_required: u8, methods: Vec<MethodId>, lifetime: u64) -> Result<Flow> {
+pub fn start(
+    ctx: &Ctx,
+    purpose: Purpose,
+    user_id: &str,
+    gates_required: u8,
+    methods: Vec<MethodId>,
+    lifetime: u64,
+) -> Result<Flow> {
     let now = ctx.now();
     let flow = Flow {
         id: kv::random_hex(ctx.random, 16),

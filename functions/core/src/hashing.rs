@@ -69,7 +69,8 @@ pub fn needs_rehash(phc: &str) -> bool {
 /// real check (unknown user at sign-in). A constant, because a component
 /// instance lives for one request: hashing a dummy lazily would cost an extra
 /// Argon2 run on every such request and make unknown users slower, not equal.
-pub const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$Q9TlBWyfsF8xqlGaBrw4FQ$+gN5pgiqcQccXs9zF/V1W7eqziNz+EUyNG6nO55Evzg";
+pub const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Q9TlBWyfsF8xqlGaBrw4FQ$+gN5pgiqcQccXs9zF/V1W7eqziNz+EUyNG6nO55Evzg";
 
 pub fn dummy_verify(secret: &str) {
     let _ = verify(secret, DUMMY_PHC);

@@ -109,7 +109,10 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
         flow: flow.id,
         purpose,
         gates_required,
-        methods: methods.into_iter().map(|m| MethodOption { id: m, kind: m.kind(), hint: hint(&user, m), label: m.label() }).collect(),
+        methods: methods
+            .into_iter()
+            .map(|m| MethodOption { id: m, kind: m.kind(), hint: hint(&user, m), label: m.label() })
+            .collect(),
         expires_in: policy.flow_lifetime_seconds,
     })
 }
@@ -147,7 +150,10 @@ pub(crate) mod tests {
         assert_eq!(r.gates_required, 1);
         assert_eq!(r.flow.len(), 32);
         let body = serde_json::to_value(&r).unwrap();
-        assert_eq!(body["methods"][0], json!({ "id": "email", "kind": "email", "hint": "j•••@fabrikam.com", "label": "Email my alternate email" }));
+        assert_eq!(
+            body["methods"][0],
+            json!({ "id": "email", "kind": "email", "hint": "j•••@fabrikam.com", "label": "Email my alternate email" })
+        );
         assert_eq!(body["methods"][1]["hint"], "+1 •••• ••12");
         assert_eq!(body["methods"][2]["kind"], "voice");
         assert_eq!(body["methods"][3]["hint"], "+1 •••• ••99");
@@ -160,11 +166,21 @@ pub(crate) mod tests {
         let env = easy_env();
         env.user_with_everything("jane@contoso.com");
         let ctx = env.ctx();
-        let r = identify(&ctx, IdentifyRequest { username: "jane@contoso.com".into(), captcha: None, purpose: "reset".into() });
+        let r = identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: None, purpose: "reset".into() },
+        );
         assert_eq!(r.unwrap_err().error, "missing_field");
         let s = solved(&ctx);
-        identify(&ctx, IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s.clone()), purpose: "reset".into() }).unwrap();
-        let replay = identify(&ctx, IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s), purpose: "reset".into() });
+        identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s.clone()), purpose: "reset".into() },
+        )
+        .unwrap();
+        let replay = identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s), purpose: "reset".into() },
+        );
         assert_eq!(replay.unwrap_err().error, "captcha_invalid");
     }
 
@@ -195,7 +211,11 @@ pub(crate) mod tests {
         assert_eq!(start(&env, "federated", "reset").unwrap_err().error, "contact_admin");
         assert_eq!(start(&env, "off", "reset").unwrap_err().error, "not_enabled");
         assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_registered", "an admin needs two methods");
-        assert_eq!(start(&env, "phone-boss", "reset").unwrap_err().error, "not_registered", "text + call of one phone is one method");
+        assert_eq!(
+            start(&env, "phone-boss", "reset").unwrap_err().error,
+            "not_registered",
+            "text + call of one phone is one method"
+        );
         env.save_policy(|p| p.sspr_enabled = crate::policy::SsprScope::None);
         assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_enabled");
         env.save_policy(|p| p.sspr_enabled = crate::policy::SsprScope::All);

@@ -14,8 +14,8 @@ pub fn get_json_raw<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result
     match store.get(key)? {
         None => Ok(None),
         Some(bytes) => {
-            let value = serde_json::from_slice(&bytes)
-                .map_err(|_| ApiError::internal("A stored record is corrupt."))?;
+            let value =
+                serde_json::from_slice(&bytes).map_err(|_| ApiError::internal("A stored record is corrupt."))?;
             Ok(Some((value, bytes)))
         }
     }
@@ -48,10 +48,7 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// `n` random bytes as lowercase hex: URL-safe ids (16 bytes = 128 bits).

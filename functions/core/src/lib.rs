@@ -57,6 +57,6 @@ pub use errors::{ApiError, Result};
 pub use notify::{DevOutbox, Message, Notifier};
 pub use policy::Policy;
 pub use secrets::Secrets;
-pub use store::{MemoryStore, Store, StoreError};
 #[cfg(target_arch = "wasm32")]
 pub use spin_store::SpinStore;
+pub use store::{MemoryStore, Store, StoreError};

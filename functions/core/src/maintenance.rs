@@ -26,7 +26,9 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
         }),
         ("captcha-used:", &|k: &str| Ok(num(k.split(':').nth(1)).is_some_and(|exp| exp <= now))),
         ("proofs-failed:", &|k: &str| Ok(num(k.rsplit(':').next()).is_some_and(|d| d + 2 <= day))),
-        ("reset-blocked:", &|k: &str| Ok(throttle::blocked_until(ctx, k.trim_start_matches("reset-blocked:"))? as u64 <= now)),
+        ("reset-blocked:", &|k: &str| {
+            Ok(throttle::blocked_until(ctx, k.trim_start_matches("reset-blocked:"))? as u64 <= now)
+        }),
         // Per-code and per-draw counters outlive nothing: gone with their flow.
         ("code-attempts:", &|k: &str| flow_gone(ctx, k)),
         ("questions-answered:", &|k: &str| flow_gone(ctx, k)),
@@ -63,14 +65,30 @@ mod tests {
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..5 {
-            let _ = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_text".into(), code: Some("x".into()), answers: None });
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("x".into()),
+                    answers: None,
+                },
+            );
         }
         let count = |p: &str| env.store.keys_with_prefix(p).unwrap().len();
-        assert!(count("session:") == 1 && count("throttle:") > 0 && count("captcha-used:") == 1 && count("code-attempts:") == 1 && count("reset-blocked:") == 1);
+        assert!(
+            count("session:") == 1
+                && count("throttle:") > 0
+                && count("captcha-used:") == 1
+                && count("code-attempts:") == 1
+                && count("reset-blocked:") == 1
+        );
         assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 0, "nothing is stale yet");
         env.clock.advance(3 * 86400);
         assert!(sweep(&env.ctx(), 1000).unwrap() > 0);
-        for p in ["flow:", "session:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"] {
+        for p in
+            ["flow:", "session:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"]
+        {
             assert_eq!(count(p), 0, "{p}");
         }
         assert!(count("user:") == 1 && count("audit:") > 0, "users and audit are kept");

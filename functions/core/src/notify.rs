@@ -114,7 +114,13 @@ mod tests {
         let clock = ManualClock::new(5);
         let dev = DevOutbox { store: &store, clock: &clock };
         for i in 0..3 {
-            dev.send(&Message { channel: Channel::Sms, to: "+14255550112".into(), subject: String::new(), body: format!("m{i}") }).unwrap();
+            dev.send(&Message {
+                channel: Channel::Sms,
+                to: "+14255550112".into(),
+                subject: String::new(),
+                body: format!("m{i}"),
+            })
+            .unwrap();
         }
         let last2 = outbox(&store, 2).unwrap();
         assert_eq!(last2.iter().map(|e| e.message.body.as_str()).collect::<Vec<_>>(), vec!["m2", "m1"]);

@@ -70,7 +70,10 @@ fn has_term(password: &[char], term: &[char]) -> bool {
     if password.windows(n.min(password.len()).max(1)).any(|w| w == term) || within_one_edit(password, term) {
         return true;
     }
-    n >= 5 && [n - 1, n, n + 1].into_iter().any(|w| w <= password.len() && password.windows(w).any(|win| within_one_edit(win, term)))
+    n >= 5
+        && [n - 1, n, n + 1]
+            .into_iter()
+            .any(|w| w <= password.len() && password.windows(w).any(|win| within_one_edit(win, term)))
 }
 
 /// The organisation's banned terms found in `password`.
@@ -104,7 +107,9 @@ pub fn check(rules: &PasswordRules, password: &str, who: &Subject) -> Vec<Violat
     if length > rules.max_length as usize {
         add("too_long", format!("Use at most {} characters.", rules.max_length));
     }
-    if rules.use_blocklist && (blocklist::contains(password) || normalised_forms(password).iter().any(|f| blocklist::contains(f))) {
+    if rules.use_blocklist
+        && (blocklist::contains(password) || normalised_forms(password).iter().any(|f| blocklist::contains(f)))
+    {
         add("common_password", "This password is too common and easy to guess.".into());
     }
     let banned = banned_terms_in(password, &rules.banned_terms);
@@ -134,7 +139,10 @@ pub fn check(rules: &PasswordRules, password: &str, who: &Subject) -> Vec<Violat
             password.chars().any(|c| !c.is_alphanumeric()),
         ];
         if classes.iter().filter(|&&c| c).count() < 3 {
-            add("character_classes", "Use at least three of: lowercase letters, uppercase letters, digits, symbols.".into());
+            add(
+                "character_classes",
+                "Use at least three of: lowercase letters, uppercase letters, digits, symbols.".into(),
+            );
         }
     }
     if who.current_hash.is_some_and(|h| hashing::verify(password, h)) {
@@ -153,7 +161,10 @@ mod tests {
     }
 
     fn rules(check: &[&str]) -> Vec<&'static str> {
-        let r = PasswordRules { banned_terms: vec!["contoso".into(), "fabrikam".into(), "blue".into()], ..PasswordRules::default() };
+        let r = PasswordRules {
+            banned_terms: vec!["contoso".into(), "fabrikam".into(), "blue".into()],
+            ..PasswordRules::default()
+        };
         check.iter().flat_map(|p| super::check(&r, p, &subject()).into_iter().map(|v| v.rule)).collect()
     }
 
@@ -178,7 +189,14 @@ mod tests {
 
     #[test]
     fn banned_terms_substring_substitution_and_one_edit() {
-        for p in ["ilovecontoso99", "C0nt0s0-rocks!", "kontoso-rocks!", "contosso-rocks!", "my-fabr1kam-job", "contso-rocks-xyz"] {
+        for p in [
+            "ilovecontoso99",
+            "C0nt0s0-rocks!",
+            "kontoso-rocks!",
+            "contosso-rocks!",
+            "my-fabr1kam-job",
+            "contso-rocks-xyz",
+        ] {
             assert_eq!(rules(&[p]), vec!["banned_term"], "{p}");
         }
         // Short terms: substring or whole-password fuzzy only, so "value" and "clue" stay allowed.
@@ -194,13 +212,24 @@ mod tests {
 
     #[test]
     fn every_violation_is_listed() {
-        let r = PasswordRules { banned_terms: vec!["contoso".into()], require_three_classes: true, ..PasswordRules::default() };
+        let r = PasswordRules {
+            banned_terms: vec!["contoso".into()],
+            require_three_classes: true,
+            ..PasswordRules::default()
+        };
         let current = hashing::hash(&OsRandom, "contoso").unwrap();
         let who = Subject { username: "contoso", display_name: "Contoso Admin", current_hash: Some(&current) };
         let got: Vec<&str> = check(&r, "contoso", &who).into_iter().map(|v| v.rule).collect();
         assert_eq!(
             got,
-            vec!["too_short", "banned_term", "contains_username", "contains_display_name", "character_classes", "same_as_current"]
+            vec![
+                "too_short",
+                "banned_term",
+                "contains_username",
+                "contains_display_name",
+                "character_classes",
+                "same_as_current"
+            ]
         );
         assert!(check(&r, "contoso", &who).iter().all(|v| !v.message.is_empty()));
     }

@@ -70,7 +70,13 @@ pub struct PasswordRules {
 
 impl Default for PasswordRules {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 256, require_three_classes: false, use_blocklist: true, banned_terms: Vec::new() }
+        Self {
+            min_length: 8,
+            max_length: 256,
+            require_three_classes: false,
+            use_blocklist: true,
+            banned_terms: Vec::new(),
+        }
     }
 }
 
@@ -157,18 +163,28 @@ impl Policy {
     /// Every out-of-range field, as sentences.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let mut check = |ok: bool, text: &str| if !ok { p.push(text.to_owned()) };
+        let mut check = |ok: bool, text: &str| {
+            if !ok {
+                p.push(text.to_owned())
+            }
+        };
         check(matches!(self.gates_required, 1 | 2), "gates_required must be 1 or 2.");
         check((3..=5).contains(&self.questions_to_register), "questions_to_register must be 3 to 5.");
         check((3..=5).contains(&self.questions_to_reset), "questions_to_reset must be 3 to 5.");
-        check(self.questions_to_reset <= self.questions_to_register, "questions_to_reset may not exceed questions_to_register.");
+        check(
+            self.questions_to_reset <= self.questions_to_register,
+            "questions_to_reset may not exceed questions_to_register.",
+        );
         check(self.custom_questions.len() <= 20, "At most 20 custom questions.");
         check(
             self.custom_questions.iter().all(|q| (3..=200).contains(&q.text.chars().count()) && !q.id.is_empty()),
             "Custom questions need an id and 3 to 200 characters of text.",
         );
         check(self.reconfirm_days <= 730, "reconfirm_days must be 0 to 730.");
-        check((60..=600).contains(&self.code_lifetime_seconds), "code_lifetime_seconds must be 60 to 600 (NIST allows at most 10 minutes).");
+        check(
+            (60..=600).contains(&self.code_lifetime_seconds),
+            "code_lifetime_seconds must be 60 to 600 (NIST allows at most 10 minutes).",
+        );
         check((60..=3600).contains(&self.flow_lifetime_seconds), "flow_lifetime_seconds must be 60 to 3600.");
         check(!self.methods_allowed.is_empty(), "At least one method must be allowed.");
         check(
@@ -186,7 +202,10 @@ impl Policy {
             }),
             "Custom question ids must be distinct and differ from the predefined ids (q01..q35).",
         );
-        check(self.custom_questions.iter().all(|q| q.id.chars().count() <= 64), "Custom question ids may be at most 64 characters.");
+        check(
+            self.custom_questions.iter().all(|q| q.id.chars().count() <= 64),
+            "Custom question ids may be at most 64 characters.",
+        );
         check(
             self.helpdesk_contact.chars().count() <= 2048 && !self.helpdesk_contact.chars().any(char::is_control),
             "helpdesk_contact must be at most 2048 characters with no control characters.",
@@ -262,7 +281,8 @@ mod tests {
 
     #[test]
     fn duplicates_too_few_methods_and_each_throttle_are_named() {
-        let mut bad = Policy { gates_required: 2, methods_allowed: vec![MethodId::Email, MethodId::Email], ..Policy::default() };
+        let mut bad =
+            Policy { gates_required: 2, methods_allowed: vec![MethodId::Email, MethodId::Email], ..Policy::default() };
         bad.throttles.code_attempts = 0;
         bad.throttles.identify_per_minute = 0;
         bad.custom_questions = vec![

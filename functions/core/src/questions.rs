@@ -147,8 +147,14 @@ mod tests {
         assert!(all_match(&reg, &drawn, &[a("q05", "answer 5"), a("q01", " ANSWER 1"), a("q03", "answer   3")]));
         assert!(!all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q03", "answer 3"), a("q05", "answer 4")]));
         assert!(!all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q03", "answer 3")]), "one missing");
-        assert!(!all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q01", "answer 1"), a("q03", "answer 3")]), "duplicate");
-        assert!(!all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q03", "answer 3"), a("q02", "answer 2")]), "not drawn");
+        assert!(
+            !all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q01", "answer 1"), a("q03", "answer 3")]),
+            "duplicate"
+        );
+        assert!(
+            !all_match(&reg, &drawn, &[a("q01", "answer 1"), a("q03", "answer 3"), a("q02", "answer 2")]),
+            "not drawn"
+        );
         assert!(!all_match(&reg, &[], &[]));
     }
 }

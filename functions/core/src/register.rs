@@ -38,7 +38,8 @@ pub enum Contact {
 }
 
 impl Contact {
-    pub const ALL: [Contact; 4] = [Contact::AuthenticationPhone, Contact::OfficePhone, Contact::AlternateEmail, Contact::SecurityQuestions];
+    pub const ALL: [Contact; 4] =
+        [Contact::AuthenticationPhone, Contact::OfficePhone, Contact::AlternateEmail, Contact::SecurityQuestions];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -176,7 +177,11 @@ pub fn status_of(ctx: &Ctx, policy: &Policy, user: &User) -> Status {
             office_phone: c.office_phone.as_ref().map(phone_view),
             alternate_email: c.alternate_email.as_deref().map(mask::email),
             authentication_email: c.authentication_email.as_deref().map(mask::email),
-            security_questions: user.security_answers.iter().map(|a| Question { id: a.question_id.clone(), text: a.question.clone() }).collect(),
+            security_questions: user
+                .security_answers
+                .iter()
+                .map(|a| Question { id: a.question_id.clone(), text: a.question.clone() })
+                .collect(),
         },
         complete: methods.len() >= required as usize,
         missing: (required as usize).saturating_sub(methods.len()) as u8,
@@ -245,7 +250,9 @@ pub fn normalise_email(s: &str) -> Option<String> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')'));
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')'));
     ok.then_some(e)
 }
 
@@ -255,7 +262,10 @@ fn parse_phone(req: &StartRequest, mode: PhoneMode) -> Result<Phone> {
         return Err(invalid("country_code", "Choose a country code (1 to 3 digits)."));
     }
     if req.destination.len() > 40 || req.destination.chars().any(|c| !(c.is_ascii_digit() || " +-().".contains(c))) {
-        return Err(invalid("destination", "Enter the phone number with digits only (spaces, dashes and brackets are fine)."));
+        return Err(invalid(
+            "destination",
+            "Enter the phone number with digits only (spaces, dashes and brackets are fine).",
+        ));
     }
     let mut p = Phone::new(&cc, &req.destination);
     // A number typed with its own "+<country code>" prefix keeps only the national part.
@@ -278,7 +288,9 @@ fn parse_phone(req: &StartRequest, mode: PhoneMode) -> Result<Phone> {
 pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Result<StartResponse> {
     let contact = match req.method.trim() {
         "" => return Err(ApiError::missing_field("method")),
-        m => Contact::parse(m).ok_or_else(|| ApiError::bad_request(format!("Unknown method `{}`.", m.chars().take(40).collect::<String>())))?,
+        m => Contact::parse(m).ok_or_else(|| {
+            ApiError::bad_request(format!("Unknown method `{}`.", m.chars().take(40).collect::<String>()))
+        })?,
     };
     if req.destination.trim().is_empty() {
         return Err(ApiError::missing_field("destination"));
@@ -300,7 +312,8 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
             (Some(parse_phone(&req, PhoneMode::Call)?), None, MethodId::OfficeCall)
         }
         Contact::AlternateEmail => {
-            let e = normalise_email(&req.destination).ok_or_else(|| invalid("destination", "Enter a valid email address."))?;
+            let e = normalise_email(&req.destination)
+                .ok_or_else(|| invalid("destination", "Enter a valid email address."))?;
             (None, Some(e), MethodId::Email)
         }
         Contact::SecurityQuestions => {
@@ -319,7 +332,12 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     f.registration = Some(registration);
     flow::save(ctx, &f, &raw)?;
     audit::append(ctx, "flow_started", Some(&user.id), json!({ "purpose": "register", "method": contact.as_str() }))?;
-    Ok(StartResponse { flow: f.id, registering: contact, send_code: SendWith { method: send_method, destination }, expires_in: policy.flow_lifetime_seconds })
+    Ok(StartResponse {
+        flow: f.id,
+        registering: contact,
+        send_code: SendWith { method: send_method, destination },
+        expires_in: policy.flow_lifetime_seconds,
+    })
 }
 
 /// The live register flow `id` names, if it is one (send/verify-code branch on this).
@@ -329,7 +347,10 @@ pub(crate) fn register_flow(ctx: &Ctx, id: &str) -> Option<(Flow, Vec<u8>)> {
 
 /// The flow's registration, its method, and a live session of its user.
 fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration> {
-    let reg = flow.registration.clone().ok_or_else(|| ApiError::flow_state("This registration session is incomplete; start again."))?;
+    let reg = flow
+        .registration
+        .clone()
+        .ok_or_else(|| ApiError::flow_state("This registration session is incomplete; start again."))?;
     let s = session::load_by_key(ctx, &reg.session_key)?;
     if s.user_id != flow.user_id {
         return Err(session::not_signed_in());
@@ -341,7 +362,14 @@ fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration>
 }
 
 /// Send-code for a register flow: the typed destination must be the one being registered.
-pub(crate) fn send_code(ctx: &Ctx, notifier: &dyn Notifier, flow: Flow, raw: Vec<u8>, method: MethodId, typed: &str) -> Result<SendCodeResponse> {
+pub(crate) fn send_code(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    flow: Flow,
+    raw: Vec<u8>,
+    method: MethodId,
+    typed: &str,
+) -> Result<SendCodeResponse> {
     let reg = flow_checks(ctx, &flow, method)?;
     let policy = Policy::load(ctx.store)?;
     send_code::count_send(ctx, &policy, &flow.user_id, method)?;
@@ -368,7 +396,12 @@ pub(crate) fn verify_code(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<
     let code_id = match verify_code::check_code(ctx, &policy, &flow, method, typed, &flow.user_id, false)? {
         Ok(code_id) => code_id,
         Err(left) => {
-            audit::append(ctx, "verification_failed", Some(&flow.user_id), json!({ "flow_purpose": "register", "method": method.as_str() }))?;
+            audit::append(
+                ctx,
+                "verification_failed",
+                Some(&flow.user_id),
+                json!({ "flow_purpose": "register", "method": method.as_str() }),
+            )?;
             return Err(ApiError::wrong_code(left));
         }
     };
@@ -380,8 +413,12 @@ pub(crate) fn verify_code(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<
     users::update(ctx.store, &flow.user_id, |u| {
         let c = &mut u.contacts;
         let had = match reg.contact {
-            Contact::AuthenticationPhone => c.authentication_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some(),
-            Contact::OfficePhone => c.office_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some(),
+            Contact::AuthenticationPhone => {
+                c.authentication_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
+            }
+            Contact::OfficePhone => {
+                c.office_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
+            }
             Contact::AlternateEmail => c.alternate_email.replace(reg.email.clone().unwrap_or_default()).is_some(),
             Contact::SecurityQuestions => false,
         };
@@ -394,7 +431,11 @@ pub(crate) fn verify_code(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<
         Some(&flow.user_id),
         json!({ "method": reg.contact.as_str(), "action": if replaced.get() { "replaced" } else { "added" }, "to": reg.hint() }),
     )?;
-    Ok(VerifyResponse { gates_passed: 1, gates_required: 1, next: flow::next_step(&Flow { gates_passed: vec![method], ..flow }) })
+    Ok(VerifyResponse {
+        gates_passed: 1,
+        gates_required: 1,
+        next: flow::next_step(&Flow { gates_passed: vec![method], ..flow }),
+    })
 }
 
 // ---- security questions
@@ -436,7 +477,10 @@ pub fn question_pool(ctx: &Ctx) -> Result<QuestionPool> {
 }
 
 /// Checks a whole set of questions; every problem is listed (without echoing answers).
-fn check_questions(policy: &Policy, req: &QuestionsRequest) -> std::result::Result<Vec<(Question, String)>, Vec<String>> {
+fn check_questions(
+    policy: &Policy,
+    req: &QuestionsRequest,
+) -> std::result::Result<Vec<(Question, String)>, Vec<String>> {
     let pool = pool(policy);
     let want = policy.questions_to_register as usize;
     let mut problems = Vec::new();
@@ -446,8 +490,14 @@ fn check_questions(policy: &Policy, req: &QuestionsRequest) -> std::result::Resu
     let mut chosen: Vec<(Question, String)> = Vec::new();
     for (i, qa) in req.questions.iter().enumerate().take(20) {
         let n = i + 1;
-        let by_id = qa.id.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|id| pool.iter().find(|q| q.id == id));
-        let by_text = qa.question.as_deref().map(questions::normalise).filter(|s| !s.is_empty()).and_then(|t| pool.iter().find(|q| questions::normalise(&q.text) == t));
+        let by_id =
+            qa.id.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|id| pool.iter().find(|q| q.id == id));
+        let by_text = qa
+            .question
+            .as_deref()
+            .map(questions::normalise)
+            .filter(|s| !s.is_empty())
+            .and_then(|t| pool.iter().find(|q| questions::normalise(&q.text) == t));
         let Some(q) = by_id.or(by_text) else {
             problems.push(format!("Question {n} is not one of the offered questions."));
             continue;
@@ -463,7 +513,9 @@ fn check_questions(policy: &Policy, req: &QuestionsRequest) -> std::result::Resu
         } else if answer.contains(&questions::normalise(&q.text)) {
             problems.push(format!("The answer to question {n} may not contain the question."));
         } else if chosen.iter().any(|(_, a)| *a == answer) {
-            problems.push(format!("The answer to question {n} is the same as another answer; use a different answer for each question."));
+            problems.push(format!(
+                "The answer to question {n} is the same as another answer; use a different answer for each question."
+            ));
         }
         chosen.push((q.clone(), answer));
     }
@@ -485,7 +537,11 @@ pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<St
     })?;
     let mut answers = Vec::with_capacity(chosen.len());
     for (q, normalised) in &chosen {
-        answers.push(SecurityAnswer { question_id: q.id.clone(), question: q.text.clone(), answer_hash: hashing::hash(ctx.random, normalised)? });
+        answers.push(SecurityAnswer {
+            question_id: q.id.clone(),
+            question: q.text.clone(),
+            answer_hash: hashing::hash(ctx.random, normalised)?,
+        });
     }
     let now = ctx.now();
     let had = !user.security_answers.is_empty();
@@ -506,7 +562,9 @@ pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<St
 
 /// `DELETE /api/register/<method>`: never below the required number of methods.
 pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
-    let contact = Contact::parse(method).ok_or_else(|| ApiError::new(404, "not_found", format!("No method `{}`.", method.chars().take(40).collect::<String>())))?;
+    let contact = Contact::parse(method).ok_or_else(|| {
+        ApiError::new(404, "not_found", format!("No method `{}`.", method.chars().take(40).collect::<String>()))
+    })?;
     let policy = Policy::load(ctx.store)?;
     let user = signed_in_user(ctx, s)?;
     let has = match contact {
@@ -536,10 +594,19 @@ pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
     })?;
     if refused.get() {
         let need = after.gates_required(&policy);
-        return Err(ApiError::new(409, "below_required", format!("At least {need} methods must stay registered; add another method before removing this one."))
-            .with_details(json!({ "required": need })));
+        return Err(ApiError::new(
+            409,
+            "below_required",
+            format!("At least {need} methods must stay registered; add another method before removing this one."),
+        )
+        .with_details(json!({ "required": need })));
     }
-    audit::append(ctx, "registration_changed", Some(&user.id), json!({ "method": contact.as_str(), "action": "removed" }))?;
+    audit::append(
+        ctx,
+        "registration_changed",
+        Some(&user.id),
+        json!({ "method": contact.as_str(), "action": "removed" }),
+    )?;
     Ok(status_of(ctx, &policy, &after))
 }
 
@@ -586,10 +653,10 @@ mod tests {
     use super::*;
     use crate::notify;
     use crate::phone::Phone;
+    use crate::send_code::SendCodeRequest;
     use crate::store::Store;
     use crate::testing::TestEnv;
     use crate::users::NewUser;
-    use crate::send_code::SendCodeRequest;
     use crate::verify_code::VerifyRequest;
 
     struct Signed {
@@ -601,7 +668,16 @@ mod tests {
 
     fn signed_in_blank() -> Signed {
         let env = TestEnv::new();
-        let u = users::create(&env.ctx(), NewUser { username: "sam@contoso.com".into(), display_name: "Sam".into(), password: "Pw-0123456789!".into(), ..Default::default() }).unwrap();
+        let u = users::create(
+            &env.ctx(),
+            NewUser {
+                username: "sam@contoso.com".into(),
+                display_name: "Sam".into(),
+                password: "Pw-0123456789!".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let issued = session::create(&env.ctx(), &u.id).unwrap();
         Signed { key: session::storage_key(&issued.id), session: issued.session, user_id: u.id, env }
     }
@@ -613,17 +689,38 @@ mod tests {
 
     fn prove(s: &Signed, method: &str, cc: &str, dest: &str, mode: &str) -> Result<VerifyResponse> {
         let ctx = s.env.ctx();
-        let r = start(&ctx, &s.session, &s.key, StartRequest { method: method.into(), country_code: cc.into(), destination: dest.into(), mode: mode.into() })?;
+        let r = start(
+            &ctx,
+            &s.session,
+            &s.key,
+            StartRequest {
+                method: method.into(),
+                country_code: cc.into(),
+                destination: dest.into(),
+                mode: mode.into(),
+            },
+        )?;
         let m = r.send_code.method.as_str().to_owned();
-        send_code::send(&ctx, &s.env.outbox(), SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() })?;
-        crate::verify_code::verify(&ctx, VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None })
+        send_code::send(
+            &ctx,
+            &s.env.outbox(),
+            SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() },
+        )?;
+        crate::verify_code::verify(
+            &ctx,
+            VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None },
+        )
     }
 
     fn three_answers() -> QuestionsRequest {
         QuestionsRequest {
             questions: vec![
                 QuestionAnswer { id: Some("q29".into()), question: None, answer: "Rex the dog".into() },
-                QuestionAnswer { id: None, question: Some("What is your favorite food?".into()), answer: "Lasagne".into() },
+                QuestionAnswer {
+                    id: None,
+                    question: Some("What is your favorite food?".into()),
+                    answer: "Lasagne".into(),
+                },
                 QuestionAnswer { id: Some("q30".into()), question: None, answer: "Sammy".into() },
             ],
         }
@@ -643,7 +740,10 @@ mod tests {
         assert_eq!(u.contacts.authentication_phone.as_ref().unwrap().e164(), "+14255550123");
         assert!(u.registered_at.is_some());
         prove(&s, "alternate_email", "", "Sam.Personal@Fabrikam.com", "").unwrap();
-        assert_eq!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.as_deref(), Some("sam.personal@fabrikam.com"));
+        assert_eq!(
+            users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.as_deref(),
+            Some("sam.personal@fabrikam.com")
+        );
         prove(&s, "office_phone", "44", "+44 20 7946 0000", "call").unwrap();
 
         let st = set_questions(&ctx, &s.session, three_answers()).unwrap();
@@ -656,9 +756,17 @@ mod tests {
         let u = users::get(&*s.env.store, &s.user_id).unwrap().unwrap();
         let methods = u.available_methods(&Policy::load(&*s.env.store).unwrap());
         assert_eq!(methods.len(), 5, "{methods:?}");
-        assert!(questions::all_match(&u.security_answers, &["q29".to_owned()], &[questions::Answer { id: "q29".into(), answer: " REX the  dog".into() }]));
+        assert!(questions::all_match(
+            &u.security_answers,
+            &["q29".to_owned()],
+            &[questions::Answer { id: "q29".into(), answer: " REX the  dog".into() }]
+        ));
 
-        let changes = audit::list(&*s.env.store, &audit::Query { kind: Some("registration_changed".into()), ..Default::default() }).unwrap();
+        let changes = audit::list(
+            &*s.env.store,
+            &audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(changes.len(), 4);
         for key in s.env.store.keys_with_prefix("").unwrap().into_iter().filter(|k| !k.starts_with("outbox")) {
             let v = String::from_utf8_lossy(&s.env.store.get(&key).unwrap().unwrap()).to_lowercase();
@@ -670,19 +778,62 @@ mod tests {
     fn nothing_is_saved_without_the_right_code_and_flows_die_with_the_session() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        let r = start(&ctx, &s.session, &s.key, StartRequest { method: "alternate_email".into(), destination: "sam@fabrikam.com".into(), ..Default::default() }).unwrap();
-        let send = |dest: &str| send_code::send(&ctx, &s.env.outbox(), SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: dest.into() });
+        let r = start(
+            &ctx,
+            &s.session,
+            &s.key,
+            StartRequest {
+                method: "alternate_email".into(),
+                destination: "sam@fabrikam.com".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let send = |dest: &str| {
+            send_code::send(
+                &ctx,
+                &s.env.outbox(),
+                SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: dest.into() },
+            )
+        };
         assert_eq!(send("other@fabrikam.com").unwrap_err().error, "destination_mismatch");
-        assert_eq!(send_code::send(&ctx, &s.env.outbox(), SendCodeRequest { flow: r.flow.clone(), method: "mobile_text".into(), destination: "x".into() }).unwrap_err().error, "method_unavailable");
+        assert_eq!(
+            send_code::send(
+                &ctx,
+                &s.env.outbox(),
+                SendCodeRequest { flow: r.flow.clone(), method: "mobile_text".into(), destination: "x".into() }
+            )
+            .unwrap_err()
+            .error,
+            "method_unavailable"
+        );
         send("SAM@fabrikam.com").unwrap();
         let code = last_code(&s.env);
         let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
-        let v = |c: &str| crate::verify_code::verify(&ctx, VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(c.into()), answers: None });
+        let v = |c: &str| {
+            crate::verify_code::verify(
+                &ctx,
+                VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(c.into()), answers: None },
+            )
+        };
         let e = v(&wrong).unwrap_err();
         assert_eq!((e.status, e.error), (401, "wrong_code"));
         assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
         // Questions are not a register-flow method.
-        assert_eq!(crate::verify_code::verify(&ctx, VerifyRequest { flow: r.flow.clone(), method: "questions".into(), code: Some("1".into()), answers: None }).unwrap_err().error, "method_unavailable");
+        assert_eq!(
+            crate::verify_code::verify(
+                &ctx,
+                VerifyRequest {
+                    flow: r.flow.clone(),
+                    method: "questions".into(),
+                    code: Some("1".into()),
+                    answers: None
+                }
+            )
+            .unwrap_err()
+            .error,
+            "method_unavailable"
+        );
         session::end_all(&ctx, &s.user_id).unwrap();
         assert_eq!(v(&code).unwrap_err().error, "not_signed_in");
         assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
@@ -692,10 +843,30 @@ mod tests {
     fn a_verified_flow_is_used_once() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        let r = start(&ctx, &s.session, &s.key, StartRequest { method: "alternate_email".into(), destination: "sam@fabrikam.com".into(), ..Default::default() }).unwrap();
-        send_code::send(&ctx, &s.env.outbox(), SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: "sam@fabrikam.com".into() }).unwrap();
+        let r = start(
+            &ctx,
+            &s.session,
+            &s.key,
+            StartRequest {
+                method: "alternate_email".into(),
+                destination: "sam@fabrikam.com".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        send_code::send(
+            &ctx,
+            &s.env.outbox(),
+            SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: "sam@fabrikam.com".into() },
+        )
+        .unwrap();
         let code = last_code(&s.env);
-        let v = || crate::verify_code::verify(&ctx, VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(code.clone()), answers: None });
+        let v = || {
+            crate::verify_code::verify(
+                &ctx,
+                VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(code.clone()), answers: None },
+            )
+        };
         v().unwrap();
         assert_eq!(v().unwrap_err().error, "flow_state");
     }
@@ -705,7 +876,18 @@ mod tests {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
         let go = |method: &str, cc: &str, dest: &str, mode: &str| {
-            start(&ctx, &s.session, &s.key, StartRequest { method: method.into(), country_code: cc.into(), destination: dest.into(), mode: mode.into() }).unwrap_err()
+            start(
+                &ctx,
+                &s.session,
+                &s.key,
+                StartRequest {
+                    method: method.into(),
+                    country_code: cc.into(),
+                    destination: dest.into(),
+                    mode: mode.into(),
+                },
+            )
+            .unwrap_err()
         };
         assert_eq!(go("", "", "x", "").error, "missing_field");
         assert_eq!(go("fax", "", "x", "").status, 400);
@@ -731,24 +913,44 @@ mod tests {
         let problems = |qs: Vec<QuestionAnswer>| {
             let e = set_questions(&ctx, &s.session, QuestionsRequest { questions: qs }).unwrap_err();
             assert_eq!((e.status, e.error), (422, "invalid_questions"));
-            e.details.unwrap()["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            e.details.unwrap()["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         };
         assert!(problems(vec![qa("q01", "paris"), qa("q02", "london")])[0].contains("exactly 3"));
         assert!(problems(vec![qa("q01", "paris"), qa("q01", "london"), qa("q03", "rome")])[0].contains("twice"));
         assert!(problems(vec![qa("q01", "paris"), qa("zz", "london"), qa("q03", "rome")])[0].contains("not one of"));
         assert!(problems(vec![qa("q01", "pa"), qa("q02", "london"), qa("q03", "rome")])[0].contains("3 to 40"));
-        assert!(problems(vec![qa("q01", &"x".repeat(41)), qa("q02", "london"), qa("q03", "rome")])[0].contains("3 to 40"));
-        assert!(problems(vec![qa("q01", "paris"), qa("q02", " PARIS "), qa("q03", "rome")])[0].contains("same as another"));
+        assert!(
+            problems(vec![qa("q01", &"x".repeat(41)), qa("q02", "london"), qa("q03", "rome")])[0].contains("3 to 40")
+        );
+        assert!(
+            problems(vec![qa("q01", "paris"), qa("q02", " PARIS "), qa("q03", "rome")])[0].contains("same as another")
+        );
         let q12 = PREDEFINED[11].1;
-        assert!(problems(vec![qa("q12", &format!("{q12} pizza")), qa("q02", "london"), qa("q03", "rome")])[0].contains("may not contain"));
+        assert!(
+            problems(vec![qa("q12", &format!("{q12} pizza")), qa("q02", "london"), qa("q03", "rome")])[0]
+                .contains("may not contain")
+        );
         let all = problems(vec![qa("q01", "pa"), qa("q02", "pa")]);
         assert_eq!(all.len(), 3, "every problem is listed: {all:?}");
         assert!(!all.join(" ").contains("pa\""));
         assert_eq!(set_questions(&ctx, &s.session, QuestionsRequest::default()).unwrap_err().error, "missing_field");
         // Custom questions of the organisation are offered too.
-        s.env.save_policy(|p| p.custom_questions = vec![crate::policy::CustomQuestion { id: "c1".into(), text: "What is our office dog's name?".into() }]);
+        s.env.save_policy(|p| {
+            p.custom_questions =
+                vec![crate::policy::CustomQuestion { id: "c1".into(), text: "What is our office dog's name?".into() }]
+        });
         assert_eq!(question_pool(&ctx).unwrap().questions.len(), 36);
-        set_questions(&ctx, &s.session, QuestionsRequest { questions: vec![qa("c1", "biscuit"), qa("q02", "london"), qa("q03", "rome")] }).unwrap();
+        set_questions(
+            &ctx,
+            &s.session,
+            QuestionsRequest { questions: vec![qa("c1", "biscuit"), qa("q02", "london"), qa("q03", "rome")] },
+        )
+        .unwrap();
         let u = users::get(&*s.env.store, &s.user_id).unwrap().unwrap();
         assert!(u.security_answers.iter().all(|a| a.answer_hash.starts_with("$argon2id$")));
         // Admins may not register questions.
@@ -774,7 +976,15 @@ mod tests {
         assert_eq!(remove(&ctx, &s.session, "alternate_email").unwrap_err().error, "method_not_registered");
         assert_eq!(remove(&ctx, &s.session, "fax").unwrap_err().status, 404);
         assert_eq!(remove(&ctx, &s.session, "security_questions").unwrap_err().error, "below_required");
-        assert_eq!(audit::list(&*s.env.store, &audit::Query { kind: Some("registration_changed".into()), ..Default::default() }).unwrap().len(), 2);
+        assert_eq!(
+            audit::list(
+                &*s.env.store,
+                &audit::Query { kind: Some("registration_changed".into()), ..Default::default() }
+            )
+            .unwrap()
+            .len(),
+            2
+        );
     }
 
     #[test]

@@ -44,7 +44,11 @@ mod tests {
         let e = parse::<ResetRequest>(br#"["hunter2-secret"]"#).unwrap_err();
         assert!(!e.message.contains("hunter2"));
         let ok: ResetRequest = parse(br#"{"flow": "f"}"#).unwrap();
-        assert_eq!((ok.flow.as_str(), ok.new_password.as_str()), ("f", ""), "missing fields default; the step reports them");
+        assert_eq!(
+            (ok.flow.as_str(), ok.new_password.as_str()),
+            ("f", ""),
+            "missing fields default; the step reports them"
+        );
     }
 
     #[test]

@@ -54,7 +54,12 @@ pub(crate) fn parse_method(method: &str) -> Result<MethodId> {
 /// The flow, its user and the policy, after the checks every gate step shares:
 /// a live reset/unlock flow still choosing gates, a method offered and not yet
 /// used, and (when `check_block`) resets not blocked.
-pub(crate) fn gate_context(ctx: &Ctx, flow_id: &str, method: MethodId, check_block: bool) -> Result<(Flow, Vec<u8>, User, Policy)> {
+pub(crate) fn gate_context(
+    ctx: &Ctx,
+    flow_id: &str,
+    method: MethodId,
+    check_block: bool,
+) -> Result<(Flow, Vec<u8>, User, Policy)> {
     if flow_id.trim().is_empty() {
         return Err(ApiError::missing_field("flow"));
     }
@@ -63,7 +68,9 @@ pub(crate) fn gate_context(ctx: &Ctx, flow_id: &str, method: MethodId, check_blo
         return Err(ApiError::flow_state("Every verification step is done; continue to the last step."));
     }
     if flow.factor_used(method) {
-        return Err(ApiError::flow_state("This option, or another way to reach the same phone, was already used; choose a different one."));
+        return Err(ApiError::flow_state(
+            "This option, or another way to reach the same phone, was already used; choose a different one.",
+        ));
     }
     let policy = Policy::load(ctx.store)?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
@@ -85,7 +92,9 @@ fn matching_destination(user: &User, method: MethodId, typed: &str) -> Option<St
             let typed = typed.trim().to_lowercase();
             c.emails().into_iter().map(|e| e.trim().to_lowercase()).find(|e| *e == typed)
         }
-        MethodId::MobileText | MethodId::MobileCall => c.mobiles().into_iter().find(|p| p.matches(typed)).map(|p| p.e164()),
+        MethodId::MobileText | MethodId::MobileCall => {
+            c.mobiles().into_iter().find(|p| p.matches(typed)).map(|p| p.e164())
+        }
         MethodId::OfficeCall => c.office_phone.as_ref().filter(|p| p.matches(typed)).map(|p| p.e164()),
         MethodId::Questions => None,
     }
@@ -93,7 +102,12 @@ fn matching_destination(user: &User, method: MethodId, typed: &str) -> Option<St
 
 fn message(method: MethodId, to: String, code: &str, minutes: u64) -> Message {
     let (channel, body) = match method.kind() {
-        Kind::Email => (Channel::Email, format!("Your verification code is {code}. It expires in {minutes} minutes. If you did not ask to reset your password, tell your administrator.")),
+        Kind::Email => (
+            Channel::Email,
+            format!(
+                "Your verification code is {code}. It expires in {minutes} minutes. If you did not ask to reset your password, tell your administrator."
+            ),
+        ),
         // A call reads the digits one by one.
         Kind::Voice => {
             let spoken = code.chars().map(String::from).collect::<Vec<_>>().join(" ");
@@ -120,7 +134,10 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
         flow.pending = None;
         flow.state = FlowState::QuestionsAsked;
         flow::save(ctx, &flow, &raw)?;
-        return Ok(SendCodeResponse { expires_in: None, questions: Some(questions::shown(&user.security_answers, &flow.questions)) });
+        return Ok(SendCodeResponse {
+            expires_in: None,
+            questions: Some(questions::shown(&user.security_answers, &flow.questions)),
+        });
     }
 
     if req.destination.trim().is_empty() {
@@ -148,7 +165,16 @@ pub(crate) fn count_send(ctx: &Ctx, policy: &Policy, user_id: &str, method: Meth
 /// Makes a fresh code for `method` (replacing any earlier one), stores only
 /// its keyed hash in the flow, and sends it to `to` (normalised destination).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn deliver(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, mut flow: Flow, raw: &[u8], user_id: &str, method: MethodId, to: String) -> Result<SendCodeResponse> {
+pub(crate) fn deliver(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    policy: &Policy,
+    mut flow: Flow,
+    raw: &[u8],
+    user_id: &str,
+    method: MethodId,
+    to: String,
+) -> Result<SendCodeResponse> {
     let plain = code::generate(ctx.random);
     let code_id = kv::random_hex(ctx.random, 8);
     flow.pending = Some(PendingCode {
@@ -162,13 +188,25 @@ pub(crate) fn deliver(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, mut f
     flow.state = FlowState::CodeSent;
     flow::save(ctx, &flow, raw)?;
 
-    let hint = if method == MethodId::Email { mask::email(&to) } else { format!("+•••{}", &to[to.len().saturating_sub(2)..]) };
+    let hint = if method == MethodId::Email {
+        mask::email(&to)
+    } else {
+        format!("+•••{}", &to[to.len().saturating_sub(2)..])
+    };
     let msg = message(method, to, &plain, policy.code_lifetime_seconds.div_ceil(60));
     if let Err(e) = notifier.send(&msg) {
         audit::append(ctx, "delivery_failed", Some(user_id), json!({ "method": method.as_str(), "to": hint }))?;
-        return Err(ApiError::delivery_failed(format!("The code could not be sent ({}). Please try again or choose another option.", e.0)));
+        return Err(ApiError::delivery_failed(format!(
+            "The code could not be sent ({}). Please try again or choose another option.",
+            e.0
+        )));
     }
-    audit::append(ctx, "code_sent", Some(user_id), json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }))?;
+    audit::append(
+        ctx,
+        "code_sent",
+        Some(user_id),
+        json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }),
+    )?;
     Ok(SendCodeResponse { expires_in: Some(policy.code_lifetime_seconds), questions: None })
 }
 
@@ -177,12 +215,16 @@ pub(crate) mod tests {
     use super::*;
     use crate::identify::tests::{easy_env, start};
     use crate::notify::{self, FailingNotifier};
-    use crate::testing::TestEnv;
     use crate::store::Store;
+    use crate::testing::TestEnv;
 
     pub fn send_to(env: &TestEnv, flow: &str, method: &str, destination: &str) -> Result<SendCodeResponse> {
         let ctx = env.ctx();
-        send(&ctx, &env.outbox(), SendCodeRequest { flow: flow.into(), method: method.into(), destination: destination.into() })
+        send(
+            &ctx,
+            &env.outbox(),
+            SendCodeRequest { flow: flow.into(), method: method.into(), destination: destination.into() },
+        )
     }
 
     /// The code in the newest outbox message.
@@ -208,7 +250,8 @@ pub(crate) mod tests {
             let v = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_string();
             assert!(!v.contains(&code), "{key} holds the code");
         }
-        let events = audit::list(&*env.store, &audit::Query { kind: Some("code_sent".into()), ..Default::default() }).unwrap();
+        let events =
+            audit::list(&*env.store, &audit::Query { kind: Some("code_sent".into()), ..Default::default() }).unwrap();
         assert_eq!(events.len(), 1);
         assert!(!events[0].detail.to_string().contains("5550112"));
         send_to(&env, &flow, "email", " Jane.Doe@FABRIKAM.com ").unwrap();
@@ -221,7 +264,9 @@ pub(crate) mod tests {
         let env = easy_env();
         env.user_with_everything("jane@contoso.com");
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
-        for (method, typed) in [("mobile_text", "+1 425 555 0113"), ("email", "jane@fabrikam.co"), ("office_call", "+1 425 555 0112")] {
+        for (method, typed) in
+            [("mobile_text", "+1 425 555 0113"), ("email", "jane@fabrikam.co"), ("office_call", "+1 425 555 0112")]
+        {
             let e = send_to(&env, &flow, method, typed).unwrap_err();
             assert_eq!((e.status, e.error), (422, "destination_mismatch"), "{method}");
         }
@@ -289,7 +334,12 @@ pub(crate) mod tests {
         assert_eq!(qs.len(), 3);
         assert!(qs.iter().all(|q| !q.text.is_empty()));
         assert!(notify::outbox(&*env.store, 10).unwrap().is_empty());
-        assert!(serde_json::to_value(SendCodeResponse { expires_in: Some(300), questions: None }).unwrap().get("questions").is_none());
+        assert!(
+            serde_json::to_value(SendCodeResponse { expires_in: Some(300), questions: None })
+                .unwrap()
+                .get("questions")
+                .is_none()
+        );
     }
 
     #[test]
@@ -298,8 +348,18 @@ pub(crate) mod tests {
         env.user_with_everything("jane@contoso.com");
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         let ctx = env.ctx();
-        let e = send(&ctx, &FailingNotifier, SendCodeRequest { flow, method: "email".into(), destination: "jane.doe@fabrikam.com".into() }).unwrap_err();
+        let e = send(
+            &ctx,
+            &FailingNotifier,
+            SendCodeRequest { flow, method: "email".into(), destination: "jane.doe@fabrikam.com".into() },
+        )
+        .unwrap_err();
         assert_eq!((e.status, e.error), (502, "delivery_failed"));
-        assert_eq!(audit::list(ctx.store, &audit::Query { kind: Some("delivery_failed".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(ctx.store, &audit::Query { kind: Some("delivery_failed".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

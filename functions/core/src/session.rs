@@ -96,13 +96,16 @@ pub fn load(ctx: &Ctx, id: Option<&str>) -> Result<Session> {
 
 /// 403 `csrf_invalid` unless `token` is the one bound to session `id` (constant time).
 pub fn check_csrf(ctx: &Ctx, id: &str, token: Option<&str>) -> Result<()> {
-    let ok = token
-        .and_then(|t| kv::from_hex(t.trim()))
-        .is_some_and(|given| csrf_mac(ctx, id).verify_slice(&given).is_ok());
+    let ok =
+        token.and_then(|t| kv::from_hex(t.trim())).is_some_and(|given| csrf_mac(ctx, id).verify_slice(&given).is_ok());
     if ok {
         Ok(())
     } else {
-        Err(ApiError::new(403, "csrf_invalid", "The request lacks the session's CSRF token (x-csrf-token header); reload the page and try again."))
+        Err(ApiError::new(
+            403,
+            "csrf_invalid",
+            "The request lacks the session's CSRF token (x-csrf-token header); reload the page and try again.",
+        ))
     }
 }
 
@@ -132,7 +135,11 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
 
 /// The session id in a `Cookie` header, if any.
 pub fn from_cookie_header(header: &str) -> Option<&str> {
-    header.split(';').filter_map(|part| part.trim().split_once('=')).find(|(name, _)| *name == COOKIE).map(|(_, v)| v.trim())
+    header
+        .split(';')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, v)| v.trim())
 }
 
 /// The `Set-Cookie` value that stores `id` (or clears it with `max_age` 0).

@@ -31,7 +31,8 @@ pub struct ResetResponse {
 /// Checks `new_password` against the policy for `user` (also used by the
 /// change-password branch): 422 `password_policy` listing every violation.
 pub fn check_policy(policy: &Policy, user: &User, new_password: &str) -> Result<()> {
-    let who = Subject { username: &user.username, display_name: &user.display_name, current_hash: Some(&user.password_hash) };
+    let who =
+        Subject { username: &user.username, display_name: &user.display_name, current_hash: Some(&user.password_hash) };
     let violations = password_policy::check(&policy.password, new_password, &who);
     if violations.is_empty() {
         Ok(())
@@ -60,12 +61,25 @@ pub const MAX_ADMIN_RECIPIENTS: usize = 100;
 /// was reset. A delivery failure does not undo the reset; it is audited.
 fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User) -> Result<()> {
     let mut messages = Vec::new();
-    let body = format!("The password of your account {} was reset. If this was not you, contact your administrator now.", user.username);
+    let body = format!(
+        "The password of your account {} was reset. If this was not you, contact your administrator now.",
+        user.username
+    );
     if policy.notify_user_on_reset {
         if let Some(email) = user.contacts.emails().first() {
-            messages.push(Message { channel: Channel::Email, to: email.to_string(), subject: "Your password was reset".into(), body: body.clone() });
+            messages.push(Message {
+                channel: Channel::Email,
+                to: email.to_string(),
+                subject: "Your password was reset".into(),
+                body: body.clone(),
+            });
         } else if let Some(phone) = user.contacts.mobiles().first() {
-            messages.push(Message { channel: Channel::Sms, to: phone.e164(), subject: String::new(), body: body.clone() });
+            messages.push(Message {
+                channel: Channel::Sms,
+                to: phone.e164(),
+                subject: String::new(),
+                body: body.clone(),
+            });
         }
     }
     if user.is_admin() && policy.notify_admins_on_admin_reset {
@@ -110,7 +124,12 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     crate::session::end_all(ctx, &user.id)?;
     users::clear_lockout(ctx.store, &user.id)?;
     clear_counters(ctx, &user.id)?;
-    audit::append(ctx, "password_reset", Some(&user.id), json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) }))?;
+    audit::append(
+        ctx,
+        "password_reset",
+        Some(&user.id),
+        json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) }),
+    )?;
     notify_reset(ctx, notifier, &policy, &updated)?;
     Ok(ResetResponse { status: "password_reset" })
 }
@@ -121,8 +140,8 @@ pub(crate) mod tests {
     use crate::identify::tests::{easy_env, start};
     use crate::notify;
     use crate::send_code::tests::{last_code, send_to};
-    use crate::testing::{PASSWORD, TestEnv};
     use crate::store::Store;
+    use crate::testing::{PASSWORD, TestEnv};
     use crate::verify_code::{VerifyRequest, verify};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -131,7 +150,11 @@ pub(crate) mod tests {
         let flow = start(env, "jane@contoso.com", purpose).unwrap().flow;
         send_to(env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
         let code = last_code(env);
-        verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None }).unwrap();
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
+        )
+        .unwrap();
         flow
     }
 
@@ -153,7 +176,9 @@ pub(crate) mod tests {
         assert!(!after.is_locked(crate::env::Clock::now(&*env.clock)), "a reset also clears a lockout");
         let notice = notify::outbox(&*env.store, 1).unwrap().remove(0).message;
         assert_eq!((notice.channel, notice.subject.as_str()), (Channel::Email, "Your password was reset"));
-        let events = audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() }).unwrap();
+        let events =
+            audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() })
+                .unwrap();
         assert_eq!(events.len(), 1);
         assert!(!events[0].detail.to_string().contains("kestrel"));
         assert_eq!(reset_with(&env, &flow, "another fine password").unwrap_err().error, "flow_state", "consumed");
@@ -191,13 +216,27 @@ pub(crate) mod tests {
         let flow = verified_flow(&env, "reset");
         let e = reset_with(&env, &flow, "Jane").unwrap_err();
         assert_eq!((e.status, e.error), (422, "password_policy"));
-        let rules: Vec<String> = e.details.as_ref().unwrap()["violations"].as_array().unwrap().iter().map(|v| v["rule"].as_str().unwrap().to_owned()).collect();
+        let rules: Vec<String> = e.details.as_ref().unwrap()["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(rules, vec!["too_short", "contains_username", "contains_display_name"]);
         let body = e.body();
         assert!(body["violations"][0]["message"].as_str().unwrap().contains("8"));
-        assert_eq!(reset_with(&env, &flow, "password123").unwrap_err().details.unwrap()["violations"][0]["rule"], "common_password");
-        assert_eq!(reset_with(&env, &flow, "we-love-c0nt0s0").unwrap_err().details.unwrap()["violations"][0]["rule"], "banned_term");
-        assert_eq!(reset_with(&env, &flow, PASSWORD).unwrap_err().details.unwrap()["violations"][0]["rule"], "same_as_current");
+        assert_eq!(
+            reset_with(&env, &flow, "password123").unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "common_password"
+        );
+        assert_eq!(
+            reset_with(&env, &flow, "we-love-c0nt0s0").unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "banned_term"
+        );
+        assert_eq!(
+            reset_with(&env, &flow, PASSWORD).unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "same_as_current"
+        );
         reset_with(&env, &flow, "violet kestrel harbour").unwrap();
     }
 
@@ -218,7 +257,12 @@ pub(crate) mod tests {
             }
         });
         assert_eq!((ok.load(Ordering::SeqCst), conflict.load(Ordering::SeqCst)), (1, 9));
-        assert_eq!(audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -249,17 +293,37 @@ pub(crate) mod tests {
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..4 {
-            let _ = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_text".into(), code: Some("abcdef".into()), answers: None });
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("abcdef".into()),
+                    answers: None,
+                },
+            );
         }
         send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
         let code = last_code(&env);
-        verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None }).unwrap();
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
+        )
+        .unwrap();
         reset_with(&env, &flow, "violet kestrel harbour").unwrap();
         // Four failures before the reset no longer count: four more do not block.
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..4 {
-            let _ = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_text".into(), code: Some("abcdef".into()), answers: None });
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("abcdef".into()),
+                    answers: None,
+                },
+            );
         }
         start(&env, "jane@contoso.com", "reset").unwrap();
     }
@@ -270,7 +334,12 @@ pub(crate) mod tests {
         env.save_policy(|p| p.notify_admins_on_admin_reset = true);
         let ctx = env.ctx();
         let mk = |name: &str, email: &str| {
-            let mut n = users::NewUser { username: name.into(), password: "Pw-0123456789".into(), role: users::Role::Admin, ..Default::default() };
+            let mut n = users::NewUser {
+                username: name.into(),
+                password: "Pw-0123456789".into(),
+                role: users::Role::Admin,
+                ..Default::default()
+            };
             n.contacts.alternate_email = Some(email.into());
             n.contacts.mobile_phone = Some(crate::phone::Phone::new("1", "4255550100"));
             users::create(&ctx, n).unwrap()
@@ -282,7 +351,8 @@ pub(crate) mod tests {
         for (m, dest) in [("email", "root@fabrikam.com"), ("mobile_text", "4255550100")] {
             send_to(&env, &flow, m, dest).unwrap();
             let code = last_code(&env);
-            verify(&ctx, VerifyRequest { flow: flow.clone(), method: m.into(), code: Some(code), answers: None }).unwrap();
+            verify(&ctx, VerifyRequest { flow: flow.clone(), method: m.into(), code: Some(code), answers: None })
+                .unwrap();
         }
         reset_with(&env, &flow, "violet kestrel harbour").unwrap();
         let out = notify::outbox(&*env.store, 2).unwrap();

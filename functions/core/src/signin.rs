@@ -3,8 +3,8 @@
 //! atomically per user, and the same answer (and work) for an unknown user as
 //! for a wrong password.
 
-use crate::counter::Counter;
 use crate::audit;
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::hashing;
@@ -247,7 +247,9 @@ mod tests {
         assert!(!hashing::verify("", hashing::DUMMY_PHC));
         assert_eq!(sign(&env, "", "x").unwrap_err().error, "missing_field");
         assert_eq!(sign(&env, "jane@contoso.com", "").unwrap_err().error, "missing_field");
-        let events = audit::list(&*env.store, &audit::Query { kind: Some("signin_failed".into()), ..Default::default() }).unwrap();
+        let events =
+            audit::list(&*env.store, &audit::Query { kind: Some("signin_failed".into()), ..Default::default() })
+                .unwrap();
         assert_eq!(events.len(), 2);
         assert!(!events.iter().any(|e| e.detail.to_string().contains("wrong-password")));
     }
@@ -265,7 +267,12 @@ mod tests {
         assert_eq!(e.body()["unlock"], "/unlock");
         let locked = users::get(&*env.store, &u.id).unwrap().unwrap();
         assert!(locked.is_locked(env.ctx().now()) && locked.failed_signins == 10);
-        assert_eq!(audit::list(&*env.store, &audit::Query { kind: Some("locked_out".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("locked_out".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
         // The lockout ends by itself; the count starts again.
         env.clock.advance(1800);
         sign(&env, "jane@contoso.com", "wrong").unwrap_err();
@@ -313,7 +320,12 @@ mod tests {
         assert_eq!(invalid.load(Ordering::SeqCst) + locked.load(Ordering::SeqCst), 20);
         assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status, 423);
         assert!(users::get(&*env.store, &u.id).unwrap().unwrap().locked);
-        assert_eq!(audit::list(&*env.store, &audit::Query { kind: Some("locked_out".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("locked_out".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -169,7 +169,11 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let s = s.clone();
-                std::thread::spawn(move || (0..500).for_each(|_| { s.increment("audit-seq", 1).unwrap(); }))
+                std::thread::spawn(move || {
+                    (0..500).for_each(|_| {
+                        s.increment("audit-seq", 1).unwrap();
+                    })
+                })
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());

@@ -54,7 +54,11 @@ impl TestEnv {
                     ..Default::default()
                 },
                 security_answers: (1..=5)
-                    .map(|i| NewAnswer { question_id: PREDEFINED[i - 1].0.into(), question: PREDEFINED[i - 1].1.into(), answer: format!("Answer {i}") })
+                    .map(|i| NewAnswer {
+                        question_id: PREDEFINED[i - 1].0.into(),
+                        question: PREDEFINED[i - 1].1.into(),
+                        answer: format!("Answer {i}"),
+                    })
                     .collect(),
                 ..Default::default()
             },

@@ -2,8 +2,8 @@
 //! the window index is part of the key), and the "5 failed proofs in 24 hours
 //! block resets for 24 hours" rule.
 
-use crate::counter::Counter;
 use crate::audit;
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::policy::Policy;
@@ -144,7 +144,10 @@ mod tests {
         assert!(record_failed_proof(&ctx, &policy, "u").unwrap());
         let e = check_blocked(&ctx, "u").unwrap_err();
         assert_eq!((e.status, e.error, e.retry_after), (403, "reset_blocked", Some(DAY)));
-        assert_eq!(audit::list(ctx.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(ctx.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap().len(),
+            1
+        );
         env.clock.advance(DAY);
         check_blocked(&ctx, "u").unwrap();
         record_failed_proof(&ctx, &policy, "u").unwrap();

@@ -64,7 +64,12 @@ mod tests {
         assert_eq!(serde_json::to_value(r).unwrap(), json!({ "status": "unlocked" }));
         let u = users::get(&*env.store, &id).unwrap().unwrap();
         assert!(!u.is_locked(0) && users::verify_password(&u, PASSWORD), "unlocked, password unchanged");
-        assert_eq!(audit::list(&*env.store, &audit::Query { kind: Some("unlocked".into()), ..Default::default() }).unwrap().len(), 1);
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("unlocked".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error, "flow_state", "consumed");
         assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap_err().error, "not_locked");
     }
@@ -81,15 +86,35 @@ mod tests {
         assert_eq!(started.gates_required, 2);
         let flow = started.flow;
         send_to(&env, &flow, "mobile_call", "+1 425-555-0112").unwrap();
-        let r = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "mobile_call".into(), code: Some(last_code(&env)), answers: None }).unwrap();
+        let r = verify(
+            &env.ctx(),
+            VerifyRequest {
+                flow: flow.clone(),
+                method: "mobile_call".into(),
+                code: Some(last_code(&env)),
+                answers: None,
+            },
+        )
+        .unwrap();
         assert_eq!(r.next, "choose_method");
-        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error, "flow_state", "one gate is not enough");
+        assert_eq!(
+            unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error,
+            "flow_state",
+            "one gate is not enough"
+        );
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let answers = qs
             .iter()
-            .map(|q| crate::questions::Answer { id: q.id.clone(), answer: format!("answer {}", PREDEFINED.iter().position(|p| p.0 == q.id).unwrap() + 1) })
+            .map(|q| crate::questions::Answer {
+                id: q.id.clone(),
+                answer: format!("answer {}", PREDEFINED.iter().position(|p| p.0 == q.id).unwrap() + 1),
+            })
             .collect();
-        let r = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(answers) }).unwrap();
+        let r = verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(answers) },
+        )
+        .unwrap();
         assert_eq!((r.gates_passed, r.next), (2, "unlock"));
         unlock(&env.ctx(), UnlockRequest { flow }).unwrap();
         assert!(!users::get(&*env.store, &id).unwrap().unwrap().is_locked(0));

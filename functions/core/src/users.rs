@@ -204,7 +204,11 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
     }
     let user = User {
         id: kv::random_hex(ctx.random, 16),
-        display_name: if new.display_name.trim().is_empty() { username.clone() } else { new.display_name.trim().to_owned() },
+        display_name: if new.display_name.trim().is_empty() {
+            username.clone()
+        } else {
+            new.display_name.trim().to_owned()
+        },
         username,
         role: new.role,
         password_hash: hashing::hash(ctx.random, &new.password)?,
@@ -264,8 +268,11 @@ pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
 
 /// All user ids, sorted (for listing and for finding admins to notify).
 pub fn list_ids(store: &dyn Store) -> Result<Vec<String>> {
-    let mut ids: Vec<String> =
-        store.keys_with_prefix("user:")?.into_iter().filter_map(|k| k.strip_prefix("user:").map(str::to_owned)).collect();
+    let mut ids: Vec<String> = store
+        .keys_with_prefix("user:")?
+        .into_iter()
+        .filter_map(|k| k.strip_prefix("user:").map(str::to_owned))
+        .collect();
     ids.sort();
     Ok(ids)
 }
@@ -301,7 +308,11 @@ pub fn verify_and_upgrade(ctx: &Ctx, user: &User, password: &str) -> Result<bool
         let hash = hashing::hash(ctx.random, password)?;
         let old = user.password_hash.clone();
         // Only if nobody changed the password meanwhile.
-        update(ctx.store, &user.id, |u| if u.password_hash == old { u.password_hash = hash.clone() })?;
+        update(ctx.store, &user.id, |u| {
+            if u.password_hash == old {
+                u.password_hash = hash.clone()
+            }
+        })?;
     }
     Ok(true)
 }
@@ -343,7 +354,11 @@ mod tests {
     fn create_find_update_delete() {
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let u = create(&ctx, NewUser { username: "Jane@Contoso.com".into(), password: "pw-one-1".into(), ..Default::default() }).unwrap();
+        let u = create(
+            &ctx,
+            NewUser { username: "Jane@Contoso.com".into(), password: "pw-one-1".into(), ..Default::default() },
+        )
+        .unwrap();
         assert_eq!(u.id.len(), 32);
         let shown = u.redacted().to_string();
         assert!(!shown.contains("argon2") && shown.contains("Jane@Contoso.com"));
@@ -353,7 +368,9 @@ mod tests {
         assert!(verify_password(&found, "pw-one-1"));
         assert!(!verify_password(&found, "pw-one-2"));
         assert_eq!(
-            create(&ctx, NewUser { username: "JANE@contoso.com".into(), password: "x".into(), ..Default::default() }).unwrap_err().error,
+            create(&ctx, NewUser { username: "JANE@contoso.com".into(), password: "x".into(), ..Default::default() })
+                .unwrap_err()
+                .error,
             "username_taken"
         );
         let locked = lock(ctx.store, &u.id, Some(ctx.now() + 60)).unwrap();
@@ -364,18 +381,24 @@ mod tests {
         assert!(delete(ctx.store, &u.id).unwrap());
         assert!(find_by_username(ctx.store, "jane@contoso.com").unwrap().is_none());
         // The name is free again after deletion.
-        create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() }).unwrap();
+        create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() })
+            .unwrap();
     }
 
     #[test]
     fn old_parameters_are_upgraded_on_a_successful_verify() {
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let u = create(&ctx, NewUser { username: "old".into(), password: "pw-old-1".into(), ..Default::default() }).unwrap();
+        let u = create(&ctx, NewUser { username: "old".into(), password: "pw-old-1".into(), ..Default::default() })
+            .unwrap();
         let weak = "$argon2id$v=19$m=32,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$";
         let weak_hash = {
             use argon2::password_hash::{PasswordHasher, SaltString};
-            let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon2::Params::new(32, 1, 1, None).unwrap());
+            let a = argon2::Argon2::new(
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                argon2::Params::new(32, 1, 1, None).unwrap(),
+            );
             a.hash_password(b"pw-old-1", &SaltString::encode_b64(b"somesaltsomesalt").unwrap()).unwrap().to_string()
         };
         assert!(weak_hash.starts_with(weak));
@@ -391,7 +414,8 @@ mod tests {
     #[test]
     fn concurrent_updates_are_not_lost() {
         let env = TestEnv::new();
-        let u = create(&env.ctx(), NewUser { username: "n".into(), password: "p".into(), ..Default::default() }).unwrap();
+        let u =
+            create(&env.ctx(), NewUser { username: "n".into(), password: "p".into(), ..Default::default() }).unwrap();
         let store = env.store.clone();
         let threads: Vec<_> = (0..8)
             .map(|_| {

@@ -4,9 +4,9 @@
 //! Every try is counted (atomically) before the secret is compared, so however
 //! many guesses arrive at once, at most `code_attempts` are ever evaluated.
 
-use crate::counter::Counter;
 use crate::audit;
 use crate::code;
+use crate::counter::Counter;
 use crate::ctx::Ctx;
 use crate::errors::{ApiError, Result};
 use crate::flow::{self, Flow, FlowState};
@@ -74,8 +74,17 @@ fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Result<
 }
 
 fn passed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<VerifyResponse> {
-    audit::append(ctx, "verified", Some(&flow.user_id), json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str() }))?;
-    Ok(VerifyResponse { gates_passed: flow.gates_passed.len() as u8, gates_required: flow.gates_required, next: flow::next_step(flow) })
+    audit::append(
+        ctx,
+        "verified",
+        Some(&flow.user_id),
+        json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str() }),
+    )?;
+    Ok(VerifyResponse {
+        gates_passed: flow.gates_passed.len() as u8,
+        gates_required: flow.gates_required,
+        next: flow::next_step(flow),
+    })
 }
 
 fn failed(ctx: &Ctx, policy: &Policy, user: &User, method: MethodId) -> Result<()> {
@@ -150,7 +159,13 @@ pub(crate) fn check_code(
     if check_block {
         throttle::check_blocked(ctx, user_id)?;
     }
-    throttle::hit(ctx, "validate", &format!("{user_id}:{}", method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
+    throttle::hit(
+        ctx,
+        "validate",
+        &format!("{user_id}:{}", method.as_str()),
+        policy.throttles.validations_per_gate_per_hour,
+        3600,
+    )?;
     if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
         Ok(Ok(pending.code_id.clone()))
     } else {
@@ -171,7 +186,13 @@ fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
         return Err(ApiError::flow_state("No questions were asked; choose the questions option first."));
     }
     // Throttled before the claim, so a 429 does not spend the draw.
-    throttle::hit(ctx, "validate", &format!("{}:{}", user.id, method.as_str()), policy.throttles.validations_per_gate_per_hour, 3600)?;
+    throttle::hit(
+        ctx,
+        "validate",
+        &format!("{}:{}", user.id, method.as_str()),
+        policy.throttles.validations_per_gate_per_hour,
+        3600,
+    )?;
     // Each draw is evaluated once: a concurrent second answer to the same draw is refused.
     if !Counter::new(ctx.store, draw_key(&flow.id, &flow.draw_id)).claim()? {
         return Err(ApiError::flow_state("These questions were already answered; answer the new ones."));
@@ -201,7 +222,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn check(env: &TestEnv, flow: &str, method: &str, code: &str) -> Result<VerifyResponse> {
-        verify(&env.ctx(), VerifyRequest { flow: flow.into(), method: method.into(), code: Some(code.into()), answers: None })
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.into(), method: method.into(), code: Some(code.into()), answers: None },
+        )
     }
 
     fn wrong(code: &str) -> String {
@@ -216,7 +240,10 @@ mod tests {
                 Answer { id: q.id.clone(), answer: if right { format!("  ANSWER {i}") } else { "nope".into() } }
             })
             .collect();
-        verify(&env.ctx(), VerifyRequest { flow: flow.into(), method: "questions".into(), code: None, answers: Some(answers) })
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.into(), method: "questions".into(), code: None, answers: Some(answers) },
+        )
     }
 
     fn setup() -> (TestEnv, String) {
@@ -233,10 +260,17 @@ mod tests {
         let code = last_code(&env);
         let r = check(&env, &flow, "email", &code).unwrap();
         assert_eq!(r, VerifyResponse { gates_passed: 1, gates_required: 1, next: "set_password" });
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({ "gates_passed": 1, "gates_required": 1, "next": "set_password" }));
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({ "gates_passed": 1, "gates_required": 1, "next": "set_password" })
+        );
         // The code is cleared: using it again is out of order.
         assert_eq!(check(&env, &flow, "email", &code).unwrap_err().error, "flow_state");
-        assert_eq!(send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err().error, "flow_state", "all gates passed");
+        assert_eq!(
+            send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err().error,
+            "flow_state",
+            "all gates passed"
+        );
     }
 
     #[test]
@@ -320,9 +354,14 @@ mod tests {
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let e = answer(&env, &flow, &qs, false).unwrap_err();
         assert_eq!((e.status, e.error), (401, "wrong_answers"));
-        let redrawn: Vec<questions::Question> = serde_json::from_value(e.details.unwrap()["questions"].clone()).unwrap();
+        let redrawn: Vec<questions::Question> =
+            serde_json::from_value(e.details.unwrap()["questions"].clone()).unwrap();
         assert_eq!(redrawn.len(), 3);
-        assert_ne!(crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id, "", "a new draw is pending");
+        assert_ne!(
+            crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id,
+            "",
+            "a new draw is pending"
+        );
         assert_eq!(answer(&env, &flow, &redrawn, true).unwrap().next, "set_password");
     }
 
@@ -332,7 +371,8 @@ mod tests {
         let qs = vec![questions::Question { id: "q01".into(), text: String::new() }];
         assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
         assert_eq!(check(&env, &flow, "email", "123456").unwrap_err().error, "flow_state");
-        let e = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), ..Default::default() }).unwrap_err();
+        let e = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), ..Default::default() })
+            .unwrap_err();
         assert_eq!(e.error, "missing_field");
     }
 
@@ -347,7 +387,8 @@ mod tests {
         let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
         assert_eq!((e.status, e.error), (403, "reset_blocked"));
         assert_eq!(start(&env, "jane@contoso.com", "reset").unwrap_err().error, "reset_blocked");
-        let blocked = audit::list(&*env.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap();
+        let blocked =
+            audit::list(&*env.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap();
         assert_eq!(blocked.len(), 1);
         env.clock.advance(86400);
         start(&env, "jane@contoso.com", "reset").unwrap();
@@ -361,7 +402,9 @@ mod tests {
         // Claim the current draw as a concurrent request would have: this answer is not evaluated.
         assert!(Counter::new(&*env.store, draw_key(&flow, &before)).claim().unwrap());
         assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
-        let events = audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() }).unwrap();
+        let events =
+            audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
+                .unwrap();
         assert!(events.is_empty(), "nothing was evaluated");
     }
 

@@ -17,7 +17,8 @@ fn handle(req: Request) -> Response {
         ("/challenge", Method::Get) => reply(with_host(&req, |host| identify::challenge(&host.ctx())), 200),
         ("/challenge", _) => method_not_allowed(&[Method::Get]),
         ("" | "/", Method::Post) => {
-            let started = read_json(&req).and_then(|body| with_host(&req, |host| identify::identify(&host.ctx(), body)));
+            let started =
+                read_json(&req).and_then(|body| with_host(&req, |host| identify::identify(&host.ctx(), body)));
             reply(started, 200)
         }
         ("" | "/", _) => method_not_allowed(&[Method::Post]),

@@ -38,11 +38,14 @@ fn handle(req: Request) -> Response {
     let path = path_info(&req).trim_end_matches('/').to_owned();
     let method = req.method().clone();
     match (path.as_str(), method) {
-        ("", Method::Get) => reply(with_host(&req, |h| {
-            let ctx = h.ctx();
-            let (_, s) = signed_in(&req, &ctx, false)?;
-            register::status(&ctx, &s)
-        }), 200),
+        ("", Method::Get) => reply(
+            with_host(&req, |h| {
+                let ctx = h.ctx();
+                let (_, s) = signed_in(&req, &ctx, false)?;
+                register::status(&ctx, &s)
+            }),
+            200,
+        ),
         ("", _) => method_not_allowed(&[Method::Get]),
         ("/start", Method::Post) => {
             let result = with_host(&req, |h| {
@@ -54,40 +57,57 @@ fn handle(req: Request) -> Response {
             reply(result, 201)
         }
         ("/start", _) => method_not_allowed(&[Method::Post]),
-        ("/questions", Method::Get) => reply(with_host(&req, |h| {
-            let ctx = h.ctx();
-            signed_in(&req, &ctx, false)?;
-            register::question_pool(&ctx)
-        }), 200),
-        ("/questions", Method::Put | Method::Post) => reply(with_host(&req, |h| {
-            let ctx = h.ctx();
-            let (_, s) = signed_in(&req, &ctx, true)?;
-            register::set_questions(&ctx, &s, read_json(&req)?)
-        }), 200),
-        ("/questions", Method::Delete) => reply(with_host(&req, |h| {
-            let ctx = h.ctx();
-            let (_, s) = signed_in(&req, &ctx, true)?;
-            register::remove(&ctx, &s, "security_questions")
-        }), 200),
+        ("/questions", Method::Get) => reply(
+            with_host(&req, |h| {
+                let ctx = h.ctx();
+                signed_in(&req, &ctx, false)?;
+                register::question_pool(&ctx)
+            }),
+            200,
+        ),
+        ("/questions", Method::Put | Method::Post) => reply(
+            with_host(&req, |h| {
+                let ctx = h.ctx();
+                let (_, s) = signed_in(&req, &ctx, true)?;
+                register::set_questions(&ctx, &s, read_json(&req)?)
+            }),
+            200,
+        ),
+        ("/questions", Method::Delete) => reply(
+            with_host(&req, |h| {
+                let ctx = h.ctx();
+                let (_, s) = signed_in(&req, &ctx, true)?;
+                register::remove(&ctx, &s, "security_questions")
+            }),
+            200,
+        ),
         ("/questions", _) => method_not_allowed(&[Method::Get, Method::Put, Method::Post, Method::Delete]),
-        ("/finish", Method::Post) => reply(with_host(&req, |h| {
-            let ctx = h.ctx();
-            let (_, s) = signed_in(&req, &ctx, true)?;
-            register::finish(&ctx, &s)
-        }), 200),
+        ("/finish", Method::Post) => reply(
+            with_host(&req, |h| {
+                let ctx = h.ctx();
+                let (_, s) = signed_in(&req, &ctx, true)?;
+                register::finish(&ctx, &s)
+            }),
+            200,
+        ),
         ("/finish", _) => method_not_allowed(&[Method::Post]),
         (other, Method::Delete) => {
             let name = other.trim_start_matches('/');
             if !register::valid_method_segment(name) {
                 return not_found();
             }
-            reply(with_host(&req, |h| {
-                let ctx = h.ctx();
-                let (_, s) = signed_in(&req, &ctx, true)?;
-                register::remove(&ctx, &s, name)
-            }), 200)
+            reply(
+                with_host(&req, |h| {
+                    let ctx = h.ctx();
+                    let (_, s) = signed_in(&req, &ctx, true)?;
+                    register::remove(&ctx, &s, name)
+                }),
+                200,
+            )
         }
-        (other, _) if register::valid_method_segment(other.trim_start_matches('/')) => method_not_allowed(&[Method::Delete]),
+        (other, _) if register::valid_method_segment(other.trim_start_matches('/')) => {
+            method_not_allowed(&[Method::Delete])
+        }
         _ => error(&ApiError::not_found()),
     }
 }

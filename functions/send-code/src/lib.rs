@@ -19,9 +19,8 @@ fn handle(req: Request) -> Response {
     if *req.method() != Method::Post {
         return method_not_allowed(&[Method::Post]);
     }
-    let sent = read_json(&req).and_then(|body| {
-        with_host(&req, |host| send_code::send(&host.ctx(), host.notifier()?.as_ref(), body))
-    });
+    let sent = read_json(&req)
+        .and_then(|body| with_host(&req, |host| send_code::send(&host.ctx(), host.notifier()?.as_ref(), body)));
     match sent {
         Ok(response) => unlatch_web::json(response.status(), &response),
         Err(e) => unlatch_web::error(&e),

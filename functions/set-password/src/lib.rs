@@ -21,7 +21,9 @@ fn handle(req: Request) -> Response {
     if body.get("flow").is_none() && body.get("username").is_some() {
         let change = serde_json::from_value(body)
             .map_err(|_| ApiError::invalid_json("The request body has a value of the wrong type."))
-            .and_then(|body| with_host(&req, |host| change_password::change(&host.ctx(), host.notifier()?.as_ref(), body)));
+            .and_then(|body| {
+                with_host(&req, |host| change_password::change(&host.ctx(), host.notifier()?.as_ref(), body))
+            });
         return reply(change, 200);
     }
     let reset = serde_json::from_value(body)

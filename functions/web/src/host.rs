@@ -28,7 +28,9 @@ impl Host {
     pub fn notifier(&self) -> Result<Box<dyn Notifier + '_>, ApiError> {
         match variable("notifier")?.trim() {
             "" | "dev" => Ok(Box::new(DevOutbox { store: &self.store, clock: &SystemClock })),
-            other => Err(ApiError::unavailable(format!("The notifier `{other}` is not supported; set `notifier` to `dev`."))),
+            other => {
+                Err(ApiError::unavailable(format!("The notifier `{other}` is not supported; set `notifier` to `dev`.")))
+            }
         }
     }
 }

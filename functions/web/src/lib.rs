@@ -70,10 +70,7 @@ pub const MAX_IMPORT_BODY: usize = 1024 * 1024;
 /// The request body, refused before use when it is larger than `limit`
 /// (declared or actual: 413) or not of one of the `media_types` (415).
 pub fn read_body<'a>(req: &'a Request, media_types: &[&str], limit: usize) -> Result<&'a [u8], ApiError> {
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.as_str())
-        .and_then(|v| v.trim().parse::<usize>().ok());
+    let declared = req.header("content-length").and_then(|v| v.as_str()).and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) || req.body().len() > limit {
         return Err(ApiError::payload_too_large(limit));
     }
@@ -83,7 +80,11 @@ pub fn read_body<'a>(req: &'a Request, media_types: &[&str], limit: usize) -> Re
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
     if !media_types.contains(&media_type.as_str()) {
-        return Err(ApiError::new(415, "unsupported_media_type", format!("Send the request body as {}.", media_types[0])));
+        return Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            format!("Send the request body as {}.", media_types[0]),
+        ));
     }
     Ok(req.body())
 }
@@ -110,7 +111,9 @@ pub fn client_ip(req: &Request) -> String {
     let addr = req.header("spin-client-addr").and_then(|v| v.as_str()).unwrap_or("unknown");
     match addr.rsplit_once(':') {
         // `[::1]:443` and `1.2.3.4:443` both end in a port; a bare IPv6 address has no brackets.
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) && (!host.contains(':') || host.starts_with('[')) => {
+        Some((host, port))
+            if port.chars().all(|c| c.is_ascii_digit()) && (!host.contains(':') || host.starts_with('[')) =>
+        {
             host.trim_start_matches('[').trim_end_matches(']').to_owned()
         }
         _ => addr.to_owned(),

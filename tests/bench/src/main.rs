@@ -61,7 +61,14 @@ struct Run {
 }
 
 /// Sends `request(i)` for i in 0..n from `c` threads, stopping new requests after `max`.
-fn timed(name: &'static str, n: usize, c: usize, max: Duration, expect: u16, request: impl Fn(usize) -> Reply + Sync) -> (Run, Vec<Option<Reply>>) {
+fn timed(
+    name: &'static str,
+    n: usize,
+    c: usize,
+    max: Duration,
+    expect: u16,
+    request: impl Fn(usize) -> Reply + Sync,
+) -> (Run, Vec<Option<Reply>>) {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(Duration, Reply)>>> = Mutex::new((0..n).map(|_| None).collect());
     let start = Instant::now();
@@ -124,7 +131,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cores} cores, {cpu}, {} {}", std::env::consts::OS, std::env::consts::ARCH)
@@ -160,7 +172,9 @@ fn main() {
     let captchas: Vec<Value> = (0..n).map(|_| solved_captcha(&app)).collect();
 
     let mut runs = Vec::new();
-    let (run, _) = timed("challenge (cheap baseline)", n, o.concurrency, max, 200, |_| client::send(addr, "GET", "/api/identify/challenge", &[], b""));
+    let (run, _) = timed("challenge (cheap baseline)", n, o.concurrency, max, 200, |_| {
+        client::send(addr, "GET", "/api/identify/challenge", &[], b"")
+    });
     runs.push(run);
 
     let (run, replies) = timed("identify", n, o.concurrency, max, 200, |i| {
@@ -194,7 +208,10 @@ fn main() {
     runs.push(run);
 
     println!("## Runner throughput ({})\n", machine());
-    println!("Up to {n} requests per step, {} client threads, loopback, a new connection per request.\n", o.concurrency);
+    println!(
+        "Up to {n} requests per step, {} client threads, loopback, a new connection per request.\n",
+        o.concurrency
+    );
     println!("| step | requests | not as expected | requests/s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|");
     for r in &runs {
@@ -266,7 +283,15 @@ fn main() {
     println!("| where | ms per hash | vs native |");
     println!("|---|---:|---:|");
     println!("| native (this process) | {} | 1.00× |", ms(native_med));
-    println!("| in component, timed inside (WASI clock) | {} | {:.2}× |", ms(inside_med), inside_med.as_secs_f64() / native_med.as_secs_f64());
+    println!(
+        "| in component, timed inside (WASI clock) | {} | {:.2}× |",
+        ms(inside_med),
+        inside_med.as_secs_f64() / native_med.as_secs_f64()
+    );
     let http = rt_med.saturating_sub(noop_med);
-    println!("| in component, HTTP round trip − no-op round trip | {} | {:.2}× |", ms(http), http.as_secs_f64() / native_med.as_secs_f64());
+    println!(
+        "| in component, HTTP round trip − no-op round trip | {} | {:.2}× |",
+        ms(http),
+        http.as_secs_f64() / native_med.as_secs_f64()
+    );
 }

@@ -33,13 +33,30 @@ impl Session {
     /// A write with the cookie and the CSRF token, as the pages send it.
     pub fn send(&self, app: &App, method: &str, target: &str, body: Option<&Value>) -> Reply {
         let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-        app.request(method, target, &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf), ("content-type", "application/json")], &bytes)
+        app.request(
+            method,
+            target,
+            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf), ("content-type", "application/json")],
+            &bytes,
+        )
     }
 
     /// Starts proving a phone or email, sends the code, reads it from the dev
     /// outbox and verifies it; returns the verify-code reply.
-    pub fn register_contact(&self, app: &App, method: &str, country_code: &str, destination: &str, mode: &str) -> Reply {
-        let started = self.send(app, "POST", "/api/register/start", Some(&json!({ "method": method, "country_code": country_code, "destination": destination, "mode": mode })));
+    pub fn register_contact(
+        &self,
+        app: &App,
+        method: &str,
+        country_code: &str,
+        destination: &str,
+        mode: &str,
+    ) -> Reply {
+        let started = self.send(
+            app,
+            "POST",
+            "/api/register/start",
+            Some(&json!({ "method": method, "country_code": country_code, "destination": destination, "mode": mode })),
+        );
         assert_eq!(started.status, 201, "register/start: {}", started.text());
         let started = started.json();
         let flow = started["flow"].as_str().unwrap();

@@ -10,8 +10,8 @@ use crate::client::{self, Reply};
 use crate::kv::SqliteStore;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,8 @@ impl App {
 
     fn boot(&mut self) {
         let config = self.dir.path().join("runtime-config.toml");
-        let toml = format!("[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", self.sqlite.display().to_string());
+        let toml =
+            format!("[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", self.sqlite.display().to_string());
         std::fs::write(&config, toml).expect("write the runtime config");
         // A port can be taken between probing and binding; try a few.
         for _ in 0..5 {

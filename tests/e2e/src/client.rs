@@ -61,7 +61,13 @@ fn parse(raw: &[u8], head_only: bool) -> Reply {
         .collect();
     let rest = &raw[split + 4..];
     let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if head_only { Vec::new() } else if chunked { dechunk(rest) } else { rest.to_vec() };
+    let body = if head_only {
+        Vec::new()
+    } else if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
     Reply { status, headers, body }
 }
 

@@ -137,7 +137,10 @@ pub fn ask_questions(app: &App, flow: &str) -> Vec<Value> {
 /// The answer `user_with_everything` registered for a predefined question id
 /// ("Answer N" for the N-th predefined question).
 pub fn fixture_answer(question_id: &str) -> String {
-    let n = PREDEFINED.iter().position(|(id, _)| *id == question_id).unwrap_or_else(|| panic!("unknown question {question_id}"));
+    let n = PREDEFINED
+        .iter()
+        .position(|(id, _)| *id == question_id)
+        .unwrap_or_else(|| panic!("unknown question {question_id}"));
     format!("Answer {}", n + 1)
 }
 

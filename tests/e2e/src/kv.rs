@@ -49,7 +49,9 @@ fn upsert(c: &Connection, key: &str, value: &[u8]) -> rusqlite::Result<()> {
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.0
-            .query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", params![LABEL, key], |r| r.get(0))
+            .query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", params![LABEL, key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(other)
     }

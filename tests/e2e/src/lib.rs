@@ -2,8 +2,8 @@
 //! runner, and talk raw HTTP/1.1 to it.
 
 pub mod account;
-pub mod client;
 pub mod app;
+pub mod client;
 pub mod journey;
 pub mod kv;
 

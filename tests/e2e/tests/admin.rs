@@ -77,7 +77,9 @@ fn every_route_rejects_a_missing_or_wrong_token() {
     let unknown = [("GET", "/api/admin/nope"), ("GET", "/api/admin/"), ("PUT", "/api/admin/users")];
     for (method, path) in ROUTES.iter().chain(unknown.iter()) {
         let (body, content_type) = body_for(method, path);
-        for auth in [None, Some(wrong.as_str()), Some(shorter.as_str()), Some(basic.as_str()), Some("Bearer"), Some(TOKEN)] {
+        for auth in
+            [None, Some(wrong.as_str()), Some(shorter.as_str()), Some(basic.as_str()), Some("Bearer"), Some(TOKEN)]
+        {
             let reply = send(&app, method, path, auth, content_type, &body);
             let what = format!("{method} {path} with {auth:?}");
             let err = assert_error(&reply, 401, "unauthorized");
@@ -158,7 +160,15 @@ fn user_lifecycle_and_its_audit_trail() {
 
     // List with paging: every user once, stable order, no hashes.
     for i in 0..4 {
-        ok(admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": format!("u{i}@contoso.com"), "password": GOOD }))), 201);
+        ok(
+            admin(
+                &app,
+                "POST",
+                "/api/admin/users",
+                Some(&json!({ "username": format!("u{i}@contoso.com"), "password": GOOD })),
+            ),
+            201,
+        );
     }
     let mut seen = Vec::new();
     let mut target = "/api/admin/users?limit=2".to_owned();
@@ -183,17 +193,27 @@ fn user_lifecycle_and_its_audit_trail() {
 
     // Update: display name, one contact removed, a flag; validated.
     let patched = ok(
-        admin(&app, "PATCH", &format!("/api/admin/users/{id}"), Some(&json!({
-            "display_name": "Ada King", "contacts": { "office_phone": null }, "sspr_enabled": true
-        }))),
+        admin(
+            &app,
+            "PATCH",
+            &format!("/api/admin/users/{id}"),
+            Some(&json!({
+                "display_name": "Ada King", "contacts": { "office_phone": null }, "sspr_enabled": true
+            })),
+        ),
         200,
     );
     assert_eq!(patched["display_name"], "Ada King");
     assert!(patched["contacts"]["office_phone"].is_null());
     assert_eq!(patched["contacts"]["alternate_email"], EMAIL);
-    let bad = admin(&app, "PATCH", &format!("/api/admin/users/{id}"), Some(&json!({
-        "display_name": " ", "contacts": { "alternate_email": "nope" }
-    })));
+    let bad = admin(
+        &app,
+        "PATCH",
+        &format!("/api/admin/users/{id}"),
+        Some(&json!({
+            "display_name": " ", "contacts": { "alternate_email": "nope" }
+        })),
+    );
     let body = assert_error(&bad, 422, "invalid_user");
     assert_eq!(body["problems"].as_array().unwrap().len(), 2, "{body}");
     assert_eq!(user(&app, &id).display_name, "Ada King", "a refused update changes nothing");
@@ -223,31 +243,45 @@ fn user_lifecycle_and_its_audit_trail() {
     // Audit: the admin actions, newest first, filtered by user and type, paged.
     let events = ok(admin(&app, "GET", &format!("/api/admin/audit?user={id}"), None), 200);
     // (identify's own `flow_started` event for this user sits among them.)
-    let kinds: Vec<&str> =
-        events["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).filter(|k| k.starts_with("admin_")).collect();
-    assert_eq!(kinds, ["admin_user_deleted", "admin_user_unlocked", "admin_user_locked", "admin_user_updated", "admin_user_created"]);
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .filter(|k| k.starts_with("admin_"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["admin_user_deleted", "admin_user_unlocked", "admin_user_locked", "admin_user_updated", "admin_user_created"]
+    );
     let seqs: Vec<u64> = events["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
-    let admin_events = events["events"].as_array().unwrap().iter().filter(|e| e["type"].as_str().unwrap().starts_with("admin_"));
+    let admin_events =
+        events["events"].as_array().unwrap().iter().filter(|e| e["type"].as_str().unwrap().starts_with("admin_"));
     assert!(admin_events.clone().all(|e| e["detail"]["actor"] == "admin" && e["user_id"] == id.as_str()));
     let created_events = ok(admin(&app, "GET", "/api/admin/audit?type=admin_user_created", None), 200);
     assert_eq!(created_events["events"].as_array().unwrap().len(), 5);
     let page1 = ok(admin(&app, "GET", "/api/admin/audit?type=admin_user_created&limit=3", None), 200);
     assert_eq!(page1["events"].as_array().unwrap().len(), 3);
     let before = page1["next_before"].as_u64().expect("a next page");
-    let page2 = ok(admin(&app, "GET", &format!("/api/admin/audit?type=admin_user_created&limit=3&before={before}"), None), 200);
+    let page2 =
+        ok(admin(&app, "GET", &format!("/api/admin/audit?type=admin_user_created&limit=3&before={before}"), None), 200);
     assert_eq!(page2["events"].as_array().unwrap().len(), 2);
     assert!(page2["next_before"].is_null());
     let first_at = created_events["events"][4]["at"].as_u64().unwrap();
     let none_yet = ok(admin(&app, "GET", &format!("/api/admin/audit?until={first_at}"), None), 200);
     assert!(none_yet["events"].as_array().unwrap().iter().all(|e| e["at"].as_u64().unwrap() < first_at));
-    let since = ok(admin(&app, "GET", &format!("/api/admin/audit?since={first_at}&type=admin_user_deleted"), None), 200);
+    let since =
+        ok(admin(&app, "GET", &format!("/api/admin/audit?since={first_at}&type=admin_user_deleted"), None), 200);
     assert_eq!(since["events"].as_array().unwrap().len(), 1);
     assert_error(&admin(&app, "GET", "/api/admin/audit?since=yesterday", None), 400, "bad_request");
 
     // The sweep reports what it removed (which stale keys exist depends on timing) and is audited.
     assert!(ok(admin(&app, "POST", "/api/admin/maintenance/sweep", None), 200)["removed"].is_u64());
-    assert_eq!(ok(admin(&app, "GET", "/api/admin/audit?type=admin_sweep", None), 200)["events"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        ok(admin(&app, "GET", "/api/admin/audit?type=admin_sweep", None), 200)["events"].as_array().unwrap().len(),
+        1
+    );
 
     // No secret anywhere in the audit trail, nor in the key-value store outside hashes.
     let all = admin(&app, "GET", "/api/admin/audit?limit=500", None).text();
@@ -292,14 +326,28 @@ fn policy_read_replace_and_every_problem_listed() {
     bad["password"]["min_length"] = json!(4);
     bad["throttles"]["code_attempts"] = json!(0);
     let body = assert_error(&admin(&app, "PUT", "/api/admin/policy", Some(&bad)), 422, "invalid_policy");
-    let problems: Vec<String> = body["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
-    for needle in ["gates_required", "questions_to_reset must be 3 to 5", "questions_to_reset may not exceed", "code_lifetime_seconds", "lockout_seconds", "password.min_length", "throttles.code_attempts"] {
+    let problems: Vec<String> =
+        body["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    for needle in [
+        "gates_required",
+        "questions_to_reset must be 3 to 5",
+        "questions_to_reset may not exceed",
+        "code_lifetime_seconds",
+        "lockout_seconds",
+        "password.min_length",
+        "throttles.code_attempts",
+    ] {
         assert!(problems.iter().any(|p| p.contains(needle)), "{needle} in {problems:?}");
     }
     assert_eq!(problems.len(), 7, "{problems:?}");
 
     let typed = assert_error(
-        &admin(&app, "PUT", "/api/admin/policy", Some(&json!({ "lockout_threshold": "ten", "sspr_enabled": "some", "colour": "blue" }))),
+        &admin(
+            &app,
+            "PUT",
+            "/api/admin/policy",
+            Some(&json!({ "lockout_threshold": "ten", "sspr_enabled": "some", "colour": "blue" })),
+        ),
         422,
         "invalid_policy",
     );
@@ -321,14 +369,18 @@ fn bulk_import_reports_each_line() {
         "{ this is not json".to_owned(),
         serde_json::to_string(&json!({ "username": "two@contoso.com", "password": "password" })).unwrap(),
         serde_json::to_string(&json!({ "username": "one@contoso.com", "password": GOOD })).unwrap(),
-        serde_json::to_string(&json!({ "username": "three@contoso.com", "password": GOOD, "locked": true, "role": "admin" })).unwrap(),
+        serde_json::to_string(
+            &json!({ "username": "three@contoso.com", "password": GOOD, "locked": true, "role": "admin" }),
+        )
+        .unwrap(),
     ];
     let body = lines.join("\n");
     let reply = send(&app, "POST", "/api/admin/users/import", Some(&bearer()), "application/x-ndjson", body.as_bytes());
     let report = ok(reply, 200);
     assert_eq!((report["created"].as_u64(), report["failed"].as_u64()), (Some(2), Some(3)));
     let results = report["results"].as_array().unwrap();
-    let summary: Vec<(u64, bool)> = results.iter().map(|r| (r["line"].as_u64().unwrap(), r["ok"].as_bool().unwrap())).collect();
+    let summary: Vec<(u64, bool)> =
+        results.iter().map(|r| (r["line"].as_u64().unwrap(), r["ok"].as_bool().unwrap())).collect();
     assert_eq!(summary, [(1, true), (3, false), (4, false), (5, false), (6, true)]);
     assert!(results[0]["id"].as_str().is_some_and(|id| id.len() == 32));
     assert_eq!(results[1]["error"]["error"], "invalid_json");
@@ -347,9 +399,17 @@ fn bulk_import_reports_each_line() {
     let medium = send(&app, "POST", "/api/admin/users/import", Some(&bearer()), "application/x-ndjson", big.as_bytes());
     assert_eq!(ok(medium, 200)["created"], 1, "bodies over 16 KiB are fine here");
     let huge = vec![b' '; 1024 * 1024 + 1];
-    assert_error(&send(&app, "POST", "/api/admin/users/import", Some(&bearer()), "application/x-ndjson", &huge), 413, "payload_too_large");
+    assert_error(
+        &send(&app, "POST", "/api/admin/users/import", Some(&bearer()), "application/x-ndjson", &huge),
+        413,
+        "payload_too_large",
+    );
     let big_json = serde_json::to_vec(&json!({ "username": "x", "password": " ".repeat(17 * 1024) })).unwrap();
-    assert_error(&send(&app, "POST", "/api/admin/users", Some(&bearer()), "application/json", &big_json), 413, "payload_too_large");
+    assert_error(
+        &send(&app, "POST", "/api/admin/users", Some(&bearer()), "application/json", &big_json),
+        413,
+        "payload_too_large",
+    );
 
     let events = ok(admin(&app, "GET", "/api/admin/audit?type=admin_users_imported", None), 200);
     assert_eq!(events["events"][0]["detail"]["created"], 1);
@@ -359,7 +419,10 @@ fn bulk_import_reports_each_line() {
 #[test]
 fn malformed_input_is_4xx_json() {
     let app = admin_app();
-    let id = ok(admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": "m@contoso.com", "password": GOOD }))), 201)["id"]
+    let id = ok(
+        admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": "m@contoso.com", "password": GOOD }))),
+        201,
+    )["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -371,9 +434,24 @@ fn malformed_input_is_4xx_json() {
         ("POST", "/api/admin/users", "application/json", b""),
         ("POST", "/api/admin/users", "application/json", br#"{"username": 5, "password": "x"}"#),
         ("POST", "/api/admin/users", "application/json", br#"{"username": "a", "pasword": "x"}"#),
-        ("POST", "/api/admin/users", "application/json", br#"{"username": "a", "password": "Correct-Horse-Battery-9", "locked": "yes"}"#),
-        ("POST", "/api/admin/users", "application/json", br#"{"username": "a", "password": "Correct-Horse-Battery-9", "role": "root"}"#),
-        ("POST", "/api/admin/users", "application/json", br#"{"username": "a", "password": "Correct-Horse-Battery-9", "contacts": {"mobile_phone": "555"}}"#),
+        (
+            "POST",
+            "/api/admin/users",
+            "application/json",
+            br#"{"username": "a", "password": "Correct-Horse-Battery-9", "locked": "yes"}"#,
+        ),
+        (
+            "POST",
+            "/api/admin/users",
+            "application/json",
+            br#"{"username": "a", "password": "Correct-Horse-Battery-9", "role": "root"}"#,
+        ),
+        (
+            "POST",
+            "/api/admin/users",
+            "application/json",
+            br#"{"username": "a", "password": "Correct-Horse-Battery-9", "contacts": {"mobile_phone": "555"}}"#,
+        ),
         ("POST", "/api/admin/users", "text/plain", br#"{"username": "a", "password": "Correct-Horse-Battery-9"}"#),
         ("PATCH", &user_path, "application/json", b"{"),
         ("PATCH", &user_path, "application/json", br#"{"username": "renamed"}"#),
@@ -391,7 +469,13 @@ fn malformed_input_is_4xx_json() {
     ];
     for (method, path, content_type, body) in cases {
         let reply = send(&app, method, path, Some(&bearer()), content_type, body);
-        assert!((400..500).contains(&reply.status), "{method} {path} {:?}: {} {}", String::from_utf8_lossy(body), reply.status, reply.text());
+        assert!(
+            (400..500).contains(&reply.status),
+            "{method} {path} {:?}: {} {}",
+            String::from_utf8_lossy(body),
+            reply.status,
+            reply.text()
+        );
         let json = reply.json();
         assert!(json["error"].as_str().is_some() && json["message"].as_str().is_some(), "{json}");
     }
@@ -426,7 +510,10 @@ fn an_admin_created_user_can_reset_their_password() {
 #[test]
 fn admin_unlock_clears_a_sign_in_lockout() {
     let app = admin_app();
-    let id = ok(admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": "lee@contoso.com", "password": GOOD }))), 201)["id"]
+    let id = ok(
+        admin(&app, "POST", "/api/admin/users", Some(&json!({ "username": "lee@contoso.com", "password": GOOD }))),
+        201,
+    )["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -102,16 +102,21 @@ fn ten_concurrent_set_passwords_on_one_flow_succeed_once() {
     assert_eq!(winners.len(), 1, "exactly one success: {outcomes:?}");
     assert_eq!(outcomes.iter().filter(|o| **o == (409, "flow_state".into())).count(), 9, "{outcomes:?}");
     let after = user(&app, &jane.id);
-    assert!(verify_password(&after, &format!("Correct-Horse-Battery-{}", winners[0])), "the winner's password is the one stored");
+    assert!(
+        verify_password(&after, &format!("Correct-Horse-Battery-{}", winners[0])),
+        "the winner's password is the one stored"
+    );
 }
 
-const POST_ROUTES: [&str; 5] = ["/api/identify", "/api/send-code", "/api/verify-code", "/api/set-password", "/api/unlock"];
+const POST_ROUTES: [&str; 5] =
+    ["/api/identify", "/api/send-code", "/api/verify-code", "/api/set-password", "/api/unlock"];
 
 /// Asserts a client error answered as `{error, message}` JSON.
 #[track_caller]
 fn assert_client_error(reply: &Reply, what: &str) {
     assert!((400..500).contains(&reply.status), "{what}: 4xx expected, got {} {}", reply.status, reply.text());
-    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", reply.text()));
+    let body: serde_json::Value =
+        serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", reply.text()));
     assert!(body["error"].is_string() && body["message"].is_string(), "{what}: {body}");
     assert!(reply.header("content-type").is_some_and(|t| t.starts_with("application/json")), "{what}");
 }

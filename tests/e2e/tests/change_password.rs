@@ -8,7 +8,10 @@ use unlatch_e2e::journey::*;
 const NEW: &str = "Violet-Kestrel-Harbour-7";
 
 fn change(app: &App, old: &str, new: &str) -> unlatch_e2e::Reply {
-    app.post_json("/api/set-password", &json!({ "username": "jane@contoso.com", "old_password": old, "new_password": new, "confirm_password": new }))
+    app.post_json(
+        "/api/set-password",
+        &json!({ "username": "jane@contoso.com", "old_password": old, "new_password": new, "confirm_password": new }),
+    )
 }
 
 #[test]
@@ -37,7 +40,11 @@ fn change_password_ends_sessions_and_the_old_password_stops_working() {
     let after = user(&app, &jane.id);
     assert!(unlatch_core::users::verify_password(&after, NEW));
     assert_eq!(outbox(&app)[0]["subject"], "Your password was changed");
-    let events = unlatch_core::audit::list(&app.store(), &unlatch_core::audit::Query { kind: Some("password_changed".into()), ..Default::default() }).unwrap();
+    let events = unlatch_core::audit::list(
+        &app.store(),
+        &unlatch_core::audit::Query { kind: Some("password_changed".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(events.len(), 1);
     assert!(kv_dump(&app).iter().all(|(_, v)| !v.contains(NEW) && !v.contains(PASSWORD)), "no password in KV");
 }

@@ -8,7 +8,8 @@ use unlatch_e2e::journey::*;
 fn a_stuck_user_reaches_the_admins_and_a_stranger_gets_the_same_answer_with_nothing_sent() {
     let app = quick_app();
     user_with(&app, "off@contoso.com", |u| u.sspr_enabled = Some(false));
-    let ask = |username: &str| app.post_json("/api/contact-admin", &json!({ "username": username, "purpose": "reset" }));
+    let ask =
+        |username: &str| app.post_json("/api/contact-admin", &json!({ "username": username, "purpose": "reset" }));
 
     let nobody_to_tell = ask("off@contoso.com");
     assert_error(&nobody_to_tell, 503, "no_administrator");
@@ -25,7 +26,11 @@ fn a_stuck_user_reaches_the_admins_and_a_stranger_gets_the_same_answer_with_noth
     assert!(messages[0]["body"].as_str().unwrap().contains("off@contoso.com"));
 
     let unknown = ask("nobody@contoso.com");
-    assert_eq!((unknown.status, unknown.body.clone()), (known.status, known.body.clone()), "no hint whether the account exists");
+    assert_eq!(
+        (unknown.status, unknown.body.clone()),
+        (known.status, known.body.clone()),
+        "no hint whether the account exists"
+    );
     assert_eq!(outbox(&app).len(), 1, "nothing is relayed for an unknown account");
 
     for _ in 0..2 {

@@ -10,7 +10,8 @@ use unlatch_e2e::{App, Reply};
 const CONTACT_ADMIN: &str = "Please contact your admin.";
 const NOT_ENABLED: &str = "Your account is not enabled for password reset.";
 const NOT_REGISTERED: &str = "We could not verify your account.";
-const ADMIN_OFFER: &str = "If you'd like, we can contact an administrator in your organization to reset your password for you.";
+const ADMIN_OFFER: &str =
+    "If you'd like, we can contact an administrator in your organization to reset your password for you.";
 
 /// Users for each case: federated, switched off, registered nothing, and one
 /// with a single method (too few when the policy asks for two gates).

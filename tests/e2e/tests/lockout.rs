@@ -36,7 +36,10 @@ fn ten_wrong_passwords_lock_and_the_unlock_journey_clears_it() {
     let u = user(&app, &jane.id);
     assert!(u.locked && u.locked_until.is_some());
     let store = app.store();
-    let kinds = |kind: &str| unlatch_core::audit::list(&store, &unlatch_core::audit::Query { kind: Some(kind.into()), ..Default::default() }).unwrap();
+    let kinds = |kind: &str| {
+        unlatch_core::audit::list(&store, &unlatch_core::audit::Query { kind: Some(kind.into()), ..Default::default() })
+            .unwrap()
+    };
     assert_eq!(kinds("signin_failed").len(), 10);
     assert_eq!(kinds("locked_out").len(), 1);
     assert!(kv_dump(&app).iter().all(|(_, v)| !v.contains(WRONG)), "tried passwords are not stored");
@@ -63,7 +66,11 @@ fn twenty_concurrent_wrong_passwords_lock_the_account() {
     assert!(statuses.iter().filter(|s| **s == 401).count() <= 10, "at most ten guesses were evaluated: {statuses:?}");
     let r = signin(&app, "jane@contoso.com", PASSWORD);
     assert_eq!((r.status, r.json()["error"].as_str()), (423, Some("account_locked")));
-    let events = unlatch_core::audit::list(&app.store(), &unlatch_core::audit::Query { kind: Some("locked_out".into()), ..Default::default() }).unwrap();
+    let events = unlatch_core::audit::list(
+        &app.store(),
+        &unlatch_core::audit::Query { kind: Some("locked_out".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(events.len(), 1, "the lockout is audited once");
     unlock_by_email(&app);
     sign_in(&app, "jane@contoso.com", PASSWORD);

@@ -34,14 +34,19 @@ fn journey(app: &App) -> Vec<String> {
         "POST",
         "/api/admin/users",
         &[("authorization", &format!("Bearer {ADMIN_TOKEN}")), ("content-type", "application/json")],
-        json!({ "username": "sam@contoso.com", "display_name": "Sam Lee", "password": PASSWORD }).to_string().as_bytes(),
+        json!({ "username": "sam@contoso.com", "display_name": "Sam Lee", "password": PASSWORD })
+            .to_string()
+            .as_bytes(),
     );
     assert_eq!(created.status, 201, "{}", created.text());
     let sam_id = created.json()["id"].as_str().expect("the new user's id").to_owned();
     let s = sign_in(app, "sam@contoso.com", PASSWORD);
     assert_eq!(s.signin["registration_required"], true);
     let status = s.get(app, "/api/register").json();
-    assert_eq!((status["complete"].as_bool(), status["required"].as_u64(), status["missing"].as_u64()), (Some(false), Some(1), Some(1)));
+    assert_eq!(
+        (status["complete"].as_bool(), status["required"].as_u64(), status["missing"].as_u64()),
+        (Some(false), Some(1), Some(1))
+    );
     let unfinished = s.send(app, "POST", "/api/register/finish", None).json();
     assert_eq!(unfinished["complete"], false);
     assert_eq!(unfinished["missing"], 1);
@@ -101,7 +106,11 @@ fn journey(app: &App) -> Vec<String> {
     pass_code_gate(app, flow, "mobile_text", "+1 425 555 0177");
     codes.push(last_code(app));
 
-    let events = unlatch_core::audit::list(&app.store(), &unlatch_core::audit::Query { kind: Some("registration_changed".into()), ..Default::default() }).unwrap();
+    let events = unlatch_core::audit::list(
+        &app.store(),
+        &unlatch_core::audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(events.len(), 5, "phone, email, questions, removal, email again");
     let mut secrets = vec![PASSWORD.to_owned()];
     secrets.extend(codes);
@@ -148,7 +157,10 @@ fn nothing_secret_reaches_component_output() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    let line = stdout.lines().find_map(|l| l.split_once("SECRETS ").map(|(_, rest)| rest)).expect("the child lists its secrets");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("SECRETS ").map(|(_, rest)| rest))
+        .expect("the child lists its secrets");
     let secrets: Vec<String> = serde_json::from_str(line).unwrap();
     let printed = format!("{}\n{}", stdout.replace(line, ""), stderr).to_lowercase();
     for secret in &secrets {
@@ -162,16 +174,24 @@ fn question_rules_over_http() {
     create_user(&app, NewUser { username: "sam@contoso.com".into(), password: PASSWORD.into(), ..Default::default() });
     let s = sign_in(&app, "sam@contoso.com", PASSWORD);
     let put = |body: Value| s.send(&app, "PUT", "/api/register/questions", Some(&body));
-    let alike = put(json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q02", "answer": " paris " }, { "id": "q03", "answer": "Rome" }] }));
+    let alike = put(
+        json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q02", "answer": " paris " }, { "id": "q03", "answer": "Rome" }] }),
+    );
     assert_eq!((alike.status, alike.json()["error"].as_str()), (422, Some("invalid_questions")));
     assert!(!alike.text().to_lowercase().contains("paris"), "answers are not echoed");
-    let dup = put(json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q01", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }));
+    let dup = put(
+        json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q01", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }),
+    );
     assert_eq!(dup.status, 422);
-    let short = put(json!({ "questions": [{ "id": "q01", "answer": "P" }, { "id": "q02", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }));
+    let short = put(
+        json!({ "questions": [{ "id": "q01", "answer": "P" }, { "id": "q02", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }),
+    );
     assert_eq!(short.status, 422);
     let two = put(json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q02", "answer": "Oslo" }] }));
     assert_eq!(two.status, 422);
-    let ok = put(json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q02", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }));
+    let ok = put(
+        json!({ "questions": [{ "id": "q01", "answer": "Paris" }, { "id": "q02", "answer": "Oslo" }, { "id": "q03", "answer": "Rome" }] }),
+    );
     assert_eq!(ok.status, 200, "{}", ok.text());
     let stored = unlatch_core::users::find_by_username(&app.store(), "sam@contoso.com").unwrap().unwrap();
     assert!(stored.security_answers.iter().all(|a| a.answer_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));

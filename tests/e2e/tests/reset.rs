@@ -17,7 +17,8 @@ fn reset_with_one_gate_then_the_new_password_verifies() {
     let started = reply.json();
     assert_eq!(started["purpose"], "reset");
     assert_eq!(started["gates_required"], 1);
-    let hints: Vec<String> = started["methods"].as_array().unwrap().iter().map(|m| m["hint"].as_str().unwrap().to_owned()).collect();
+    let hints: Vec<String> =
+        started["methods"].as_array().unwrap().iter().map(|m| m["hint"].as_str().unwrap().to_owned()).collect();
     assert!(hints.iter().all(|h| !h.contains("jane.doe@") && !h.contains("555-0112")), "hints are masked: {hints:?}");
     let flow = started["flow"].as_str().unwrap();
 
@@ -78,7 +79,9 @@ fn reset_by_security_questions() {
     assert_eq!(outbox(&app).len(), before, "questions are asked, not sent");
 
     // Answers are compared normalised: case, surrounding and inner spaces.
-    let verified = answer_questions(&app, &flow, &questions, |id| format!("  {}  ", fixture_answer(id).to_uppercase().replace(' ', "   ")));
+    let verified = answer_questions(&app, &flow, &questions, |id| {
+        format!("  {}  ", fixture_answer(id).to_uppercase().replace(' ', "   "))
+    });
     assert_eq!(verified.status, 200, "{}", verified.text());
     assert_eq!(verified.json()["next"], "set_password");
 
@@ -93,7 +96,8 @@ fn a_wrong_answer_redraws_the_questions_and_does_not_pass() {
     let flow = start_flow(&app, "jane@contoso.com", "reset");
     let questions = ask_questions(&app, &flow);
     let last = questions.last().unwrap()["id"].as_str().unwrap().to_owned();
-    let wrong = answer_questions(&app, &flow, &questions, |id| if id == last { "Not it".into() } else { fixture_answer(id) });
+    let wrong =
+        answer_questions(&app, &flow, &questions, |id| if id == last { "Not it".into() } else { fixture_answer(id) });
     let body = assert_error(&wrong, 401, "wrong_answers");
     let redrawn = body["questions"].as_array().expect("a new draw").clone();
     assert_eq!(redrawn.len(), questions.len());

@@ -24,12 +24,7 @@ fn every_api_route_answers_with_json() {
     ];
     for (method, route) in routes {
         let reply = app.request(method, route, &[("content-type", "application/json")], b"{}");
-        assert!(
-            reply.status < 500,
-            "{method} {route} answered {}: {}",
-            reply.status,
-            reply.text()
-        );
+        assert!(reply.status < 500, "{method} {route} answered {}: {}", reply.status, reply.text());
         assert_eq!(reply.header("content-type"), Some("application/json"), "{method} {route}");
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{method} {route}");
         let body = reply.json();

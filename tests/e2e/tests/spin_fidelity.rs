@@ -72,7 +72,8 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
         "POST",
         "/api/admin/users",
         &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "application/json")],
-        &serde_json::to_vec(&json!({ "username": "sam@contoso.com", "display_name": "Sam", "password": PASSWORD })).unwrap(),
+        &serde_json::to_vec(&json!({ "username": "sam@contoso.com", "display_name": "Sam", "password": PASSWORD }))
+            .unwrap(),
     );
     assert_eq!(created.status, 201, "{}", created.text());
 

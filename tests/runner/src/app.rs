@@ -81,8 +81,8 @@ impl App {
                     bail!("component `{id}`: unknown key_value_stores label `{label}` (only `default` exists)");
                 }
             }
-            let allowed = AllowedHosts::parse(&c.allowed_outbound_hosts)
-                .with_context(|| format!("component `{id}`"))?;
+            let allowed =
+                AllowedHosts::parse(&c.allowed_outbound_hosts).with_context(|| format!("component `{id}`"))?;
             let PreparedMounts { mounts, staging: dir } = files::prepare(id, &manifest.dir, &c.files)?;
             staging.extend(dir);
             let component = compile(&c.source)?;

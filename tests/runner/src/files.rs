@@ -38,8 +38,7 @@ pub fn prepare(component: &str, manifest_dir: &Path, files: &[FileMount]) -> Res
                     Some(dir) if source.is_file() => {
                         let target = inside(dir);
                         std::fs::create_dir_all(target.parent().unwrap_or(dir.path()))?;
-                        std::fs::copy(source, &target)
-                            .with_context(|| format!("cannot copy {}", source.display()))?;
+                        std::fs::copy(source, &target).with_context(|| format!("cannot copy {}", source.display()))?;
                     }
                     // One tree at `/` when staging, so mounts cannot shadow each other.
                     Some(dir) => copy_tree(source, &inside(dir))?,

@@ -72,10 +72,7 @@ impl State {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: OutboundHooks {
-                component: shared.id.clone(),
-                allowed: shared.allowed_hosts.clone(),
-            },
+            hooks: OutboundHooks { component: shared.id.clone(), allowed: shared.allowed_hosts.clone() },
             shared,
         })
     }
@@ -214,11 +211,7 @@ impl store::HostBucket for State {
         Ok(self.kv(move |kv| kv.exists(&label, &key)).await?.map_err(store::Error::Other))
     }
 
-    async fn list_keys(
-        &mut self,
-        h: Resource<StoreHandle>,
-        _cursor: Option<String>,
-    ) -> WasiResult<store::KeyResponse> {
+    async fn list_keys(&mut self, h: Resource<StoreHandle>, _cursor: Option<String>) -> WasiResult<store::KeyResponse> {
         let label = self.label(&h)?;
         // One page holds every key; no cursor is ever returned.
         Ok(self
@@ -264,11 +257,7 @@ impl atomics::Host for State {
 }
 
 impl atomics::HostCas for State {
-    async fn new(
-        &mut self,
-        h: Resource<StoreHandle>,
-        key: String,
-    ) -> WasiResult<Resource<CasHandle>> {
+    async fn new(&mut self, h: Resource<StoreHandle>, key: String) -> WasiResult<Resource<CasHandle>> {
         // Spin reads nothing here: `current` reads and remembers the value,
         // and a swap without `current` is unguarded.
         let label = self.label(&h)?;
@@ -306,24 +295,14 @@ impl batch::Host for State {
             .map_err(store::Error::Other))
     }
 
-    async fn set_many(
-        &mut self,
-        h: Resource<StoreHandle>,
-        key_values: Vec<(String, Vec<u8>)>,
-    ) -> WasiResult<()> {
+    async fn set_many(&mut self, h: Resource<StoreHandle>, key_values: Vec<(String, Vec<u8>)>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self
-            .kv(move |kv| kv.set_many(&label, &key_values))
-            .await?
-            .map_err(store::Error::Other))
+        Ok(self.kv(move |kv| kv.set_many(&label, &key_values)).await?.map_err(store::Error::Other))
     }
 
     async fn delete_many(&mut self, h: Resource<StoreHandle>, keys: Vec<String>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self
-            .kv(move |kv| keys.iter().try_for_each(|k| kv.delete(&label, k)))
-            .await?
-            .map_err(store::Error::Other))
+        Ok(self.kv(move |kv| keys.iter().try_for_each(|k| kv.delete(&label, k))).await?.map_err(store::Error::Other))
     }
 }
 

@@ -31,13 +31,12 @@ pub enum Swap {
 impl KvStore {
     pub fn open(path: &Path) -> Result<KvStore> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         // Spin sets no pragmas: rollback journal, `synchronous = FULL`, and
         // rusqlite's default 5 s busy timeout.
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open key-value database {}", path.display()))?;
+        let conn =
+            Connection::open(path).with_context(|| format!("cannot open key-value database {}", path.display()))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,
@@ -68,8 +67,7 @@ impl KvStore {
 
     pub fn delete(&self, store: &str, key: &str) -> Result<()> {
         self.with_conn(|c| {
-            c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key])
-                .map(drop)
+            c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key]).map(drop)
         })
     }
 

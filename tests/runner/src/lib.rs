@@ -78,15 +78,9 @@ impl Runner {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("unlatch-runner")
-            .build()?;
-        let server = Arc::new(server::Server {
-            app: Arc::new(app),
-            local_addr: addr,
-            log_requests: options.log_requests,
-        });
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("unlatch-runner").build()?;
+        let server =
+            Arc::new(server::Server { app: Arc::new(app), local_addr: addr, log_requests: options.log_requests });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let listener = {
             let _guard = runtime.enter();

@@ -125,16 +125,14 @@ enum RawFileMount {
 impl Manifest {
     /// Reads and validates a manifest, including that every component source exists.
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read manifest {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
         let dir = path
             .canonicalize()
             .with_context(|| format!("cannot resolve {}", path.display()))?
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let manifest = Manifest::parse(&text, &dir)
-            .with_context(|| format!("invalid manifest {}", path.display()))?;
+        let manifest = Manifest::parse(&text, &dir).with_context(|| format!("invalid manifest {}", path.display()))?;
         for c in manifest.components.values() {
             if !c.source.is_file() {
                 bail!(
@@ -169,18 +167,16 @@ impl Manifest {
                 bail!("component `{id}`: `exclude_files` is not supported by this runner");
             }
             for name in c.variables.keys() {
-                check_variable_name(name)
-                    .with_context(|| format!("[component.{id}.variables] {name}"))?;
+                check_variable_name(name).with_context(|| format!("[component.{id}.variables] {name}"))?;
             }
             let files = c
                 .files
                 .into_iter()
                 .map(|f| match f {
                     RawFileMount::Glob(g) => FileMount::Glob(g),
-                    RawFileMount::Mapping { source, destination } => FileMount::Mapping {
-                        source: dir.join(source),
-                        destination,
-                    },
+                    RawFileMount::Mapping { source, destination } => {
+                        FileMount::Mapping { source: dir.join(source), destination }
+                    }
                 })
                 .collect();
             components.insert(
@@ -235,8 +231,7 @@ impl RawHttpTrigger {
 /// Spin's rule: lowercase ASCII letters, digits and `_`, starting with a letter.
 pub fn check_variable_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
-    let ok = matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
+    let ok = matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
     if !ok {
         bail!("invalid variable name `{name}`: use lowercase letters, digits and `_`, starting with a letter");
     }

@@ -162,10 +162,7 @@ impl WasiHttpHooks for OutboundHooks {
         let host = uri.host().unwrap_or_default().to_string();
         let allowed = self.allowed.allows(&scheme, &host, uri.port_u16());
         if !allowed {
-            eprintln!(
-                "[{}] outbound request to {uri} denied: not in allowed_outbound_hosts",
-                self.component
-            );
+            eprintln!("[{}] outbound request to {uri} denied: not in allowed_outbound_hosts", self.component);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         Box::new(async move {
@@ -175,4 +172,3 @@ impl WasiHttpHooks for OutboundHooks {
         })
     }
 }
-

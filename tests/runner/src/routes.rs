@@ -50,11 +50,7 @@ impl Router {
                 None => Pattern::Exact(raw.clone()),
             };
             if let Some(other) = routes.iter().find(|r| r.pattern == pattern) {
-                bail!(
-                    "duplicate route `{raw}` (components `{}` and `{}`)",
-                    other.component,
-                    t.component
-                );
+                bail!("duplicate route `{raw}` (components `{}` and `{}`)", other.component, t.component);
             }
             routes.push(Route { pattern, raw: raw.clone(), component: t.component.clone() });
         }

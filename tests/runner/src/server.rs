@@ -53,9 +53,7 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener, mut shutdown: one
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from_static(body.as_bytes()))
-        .map_err(|never| match never {})
-        .boxed_unsync();
+    let body = Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed_unsync();
     let mut res = Response::new(body);
     *res.status_mut() = status;
     res
@@ -117,11 +115,7 @@ impl Server {
         }
     }
 
-    async fn run_component(
-        &self,
-        id: &str,
-        req: Request<Incoming>,
-    ) -> anyhow::Result<Response<HyperOutgoingBody>> {
+    async fn run_component(&self, id: &str, req: Request<Incoming>) -> anyhow::Result<Response<HyperOutgoingBody>> {
         let component = &self.app.components[id];
         let mut store = Store::new(engine(), State::new(component.shared.clone())?);
         let (tx, rx) = oneshot::channel();

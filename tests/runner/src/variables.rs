@@ -23,10 +23,7 @@ impl ComponentVariables {
         if check_variable_name(name).is_err() {
             return Err(VariableError::InvalidName(format!("invalid variable name `{name}`")));
         }
-        self.values
-            .get(name)
-            .cloned()
-            .ok_or_else(|| VariableError::Undefined(format!("no variable for \"{name}\"")))
+        self.values.get(name).cloned().ok_or_else(|| VariableError::Undefined(format!("no variable for \"{name}\"")))
     }
 }
 
@@ -39,11 +36,8 @@ pub fn resolve_app_variables(
     let mut out = BTreeMap::new();
     for (name, var) in &manifest.variables {
         let env_name = format!("SPIN_VARIABLE_{}", name.to_uppercase());
-        let value = overrides
-            .get(&env_name)
-            .cloned()
-            .or_else(|| std::env::var(&env_name).ok())
-            .or_else(|| var.default.clone());
+        let value =
+            overrides.get(&env_name).cloned().or_else(|| std::env::var(&env_name).ok()).or_else(|| var.default.clone());
         match value {
             Some(v) => {
                 out.insert(name.clone(), v);
@@ -63,8 +57,7 @@ pub fn resolve_component_variables(
     for (id, c) in &manifest.components {
         let mut values = HashMap::new();
         for (name, template) in &c.variables {
-            let value = expand(template, app)
-                .with_context(|| format!("component `{id}` variable `{name}`"))?;
+            let value = expand(template, app).with_context(|| format!("component `{id}` variable `{name}`"))?;
             values.insert(name.clone(), value);
         }
         out.insert(id.clone(), ComponentVariables { values });

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{Fixture, get};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::io::{BufRead, BufReader};
 use unlatch_runner::{Runner, RunnerConfig};
 
 /// `threads` clients, each sending `per_thread` increments of `key`, spread

@@ -6,9 +6,7 @@ use std::path::Path;
 use unlatch_runner::kv::{KvStore, Swap};
 use unlatch_runner::manifest::{FileMount, Manifest};
 use unlatch_runner::outbound::AllowedHosts;
-use unlatch_runner::variables::{
-    VariableError, expand, resolve_app_variables, resolve_component_variables,
-};
+use unlatch_runner::variables::{VariableError, expand, resolve_app_variables, resolve_component_variables};
 
 const APP: &str = r#"
 spin_manifest_version = 2
@@ -91,7 +89,10 @@ fn rejects_invalid_manifests() {
         (APP.replace("route = \"/api/x\"", "route = \"api/x\""), "must start"),
         (APP.replace("region = { default", "Region = { default"), "Region"),
         (APP.replace("region = { default = \"eu\" }", "region = {}"), "region"),
-        (APP.replace("source = \"worker.wasm\"", "source = \"worker.wasm\"\nsqlite_databases = [\"default\"]"), "sqlite_databases"),
+        (
+            APP.replace("source = \"worker.wasm\"", "source = \"worker.wasm\"\nsqlite_databases = [\"default\"]"),
+            "sqlite_databases",
+        ),
     ];
     for (text, needle) in cases {
         let err = format!("{:#}", parse(&text).err().unwrap_or_else(|| panic!("accepted: {needle}")));
@@ -169,7 +170,15 @@ fn allowed_hosts_match_scheme_host_and_port() {
 
 #[test]
 fn allowed_hosts_reject_malformed_entries() {
-    for bad in ["example.com", "https://example.com/path", "https://exa*mple.com", "*://example.com", "https://x:notaport", "http://self", "{{ host }}"] {
+    for bad in [
+        "example.com",
+        "https://example.com/path",
+        "https://exa*mple.com",
+        "*://example.com",
+        "https://x:notaport",
+        "http://self",
+        "{{ host }}",
+    ] {
         assert!(AllowedHosts::parse(&[bad.to_string()]).is_err(), "{bad}");
     }
 }

@@ -243,7 +243,8 @@ fn files_are_mounted_read_only() {
     assert_eq!(get(app.addr(), "/api/admin?op=read&path=/hello.txt").body, "hello from assets\n");
     assert!(!fx.dir.path().join("assets/new.txt").exists());
     // No mounts: nothing readable.
-    let hidden = common::fixture_manifest_text().replace("route = \"/exact\"\ncomponent = \"probe\"", "route = \"/exact\"\ncomponent = \"hidden\"");
+    let hidden = common::fixture_manifest_text()
+        .replace("route = \"/exact\"\ncomponent = \"probe\"", "route = \"/exact\"\ncomponent = \"hidden\"");
     drop(app);
     let fx2 = Fixture::with_manifest(&hidden);
     let app = fx2.start();

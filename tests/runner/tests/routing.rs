@@ -4,10 +4,8 @@ use unlatch_runner::manifest::HttpTrigger;
 use unlatch_runner::routes::{RouteMatch, Router};
 
 fn router(routes: &[(&str, &str)]) -> Router {
-    let triggers: Vec<HttpTrigger> = routes
-        .iter()
-        .map(|(r, c)| HttpTrigger { route: Some(r.to_string()), component: c.to_string() })
-        .collect();
+    let triggers: Vec<HttpTrigger> =
+        routes.iter().map(|(r, c)| HttpTrigger { route: Some(r.to_string()), component: c.to_string() }).collect();
     Router::new(&triggers).unwrap()
 }
 
@@ -49,12 +47,7 @@ fn root_wildcard_matches_everything() {
 
 #[test]
 fn most_specific_route_wins_regardless_of_order() {
-    let routes = [
-        ("/...", "pages"),
-        ("/api/...", "api"),
-        ("/api/admin/...", "admin"),
-        ("/api/admin/users", "users"),
-    ];
+    let routes = [("/...", "pages"), ("/api/...", "api"), ("/api/admin/...", "admin"), ("/api/admin/users", "users")];
     for order in [routes.to_vec(), routes.iter().rev().cloned().collect()] {
         let r = router(&order);
         assert_eq!(hit(&r, "/api/admin/users").unwrap().0, "users");

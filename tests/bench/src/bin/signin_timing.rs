@@ -23,7 +23,10 @@ fn main() {
     let pairs: usize = args.windows(2).find(|w| w[0] == "--pairs").and_then(|w| w[1].parse().ok()).unwrap_or(100);
     let app = App::start();
     set_policy(&app, |p| p.lockout_threshold = 100);
-    let jane = create_user(&app, NewUser { username: "jane@contoso.com".into(), password: "Correct-Horse-42".into(), ..Default::default() });
+    let jane = create_user(
+        &app,
+        NewUser { username: "jane@contoso.com".into(), password: "Correct-Horse-42".into(), ..Default::default() },
+    );
     let store = app.store();
     let body = |user: &str| serde_json::json!({ "username": user, "password": "Wrong-password-123" });
     let (wrong_body, unknown_body) = (body("jane@contoso.com"), body("nobody@contoso.com"));
@@ -47,7 +50,13 @@ fn main() {
         let (ta, body_a) = time(a);
         let (tb, body_b) = time(b);
         assert_eq!(body_a, body_b, "identical bodies");
-        if i % 2 == 0 { wrong.push(ta); unknown.push(tb) } else { unknown.push(ta); wrong.push(tb) }
+        if i % 2 == 0 {
+            wrong.push(ta);
+            unknown.push(tb)
+        } else {
+            unknown.push(ta);
+            wrong.push(tb)
+        }
         // Keep the account below the lockout threshold (outside the timed part).
         users::clear_lockout(&store, &jane.id).unwrap();
     }

@@ -31,9 +31,7 @@ pub fn probe_wasm() -> PathBuf {
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the probe component failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(|d| root.join(d))
-            .unwrap_or_else(|| root.join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(|d| root.join(d)).unwrap_or_else(|| root.join("target"));
         let wasm = target.join("wasm32-wasip2/release/runner_probe.wasm");
         assert!(wasm.is_file(), "{} missing after build", wasm.display());
         wasm
@@ -169,9 +167,5 @@ pub fn pong_server() -> SocketAddr {
 /// Parses the probe's flat JSON object of string values.
 pub fn flat_json(body: &str) -> HashMap<String, String> {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect()
+    v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect()
 }
