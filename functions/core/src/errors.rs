@@ -2,7 +2,7 @@
 //! `{"error": code, "message": text, ...}` with `status` and, for throttles,
 //! a `Retry-After` header.
 
-use crate::store::StoreError;
+use crate::platform::store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
 

@@ -1,15 +1,15 @@
 //! Shared fixtures for the unit tests: a memory store, a manual clock and a
 //! fully registered user.
 
-use crate::ctx::Ctx;
-use crate::env::{ManualClock, OsRandom};
-use crate::notify::DevOutbox;
-use crate::phone::Phone;
-use crate::policy::Policy;
-use crate::questions::PREDEFINED;
-use crate::secrets::Secrets;
-use crate::store::MemoryStore;
-use crate::users::{self, Contacts, NewAnswer, NewUser, User};
+use crate::platform::ctx::Ctx;
+use crate::platform::clock::{ManualClock, OsRandom};
+use crate::domain::notify::DevOutbox;
+use crate::domain::phone::Phone;
+use crate::domain::policy::Policy;
+use crate::domain::questions::PREDEFINED;
+use crate::platform::secrets::Secrets;
+use crate::platform::store::MemoryStore;
+use crate::domain::users::{self, Contacts, NewAnswer, NewUser, User};
 use std::sync::Arc;
 
 pub const PASSWORD: &str = "Old-password-42!";

@@ -1,0 +1,130 @@
+//! Delivery of codes and notices through a [`Notifier`] seam. Components pick
+//! a provider from Spin variables; [`DevOutbox`] (the default) keeps messages
+//! in KV (`outbox:<seq>`) for a dev-only route, so `spin up` works with no accounts.
+
+use crate::platform::counter::Counter;
+use crate::platform::clock::Clock;
+use crate::errors::Result;
+use crate::platform::kv;
+use crate::domain::methods::Kind;
+use crate::platform::store::Store;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Voice,
+}
+
+impl Channel {
+    pub fn for_kind(kind: Kind) -> Option<Channel> {
+        match kind {
+            Kind::Email => Some(Channel::Email),
+            Kind::Sms => Some(Channel::Sms),
+            Kind::Voice => Some(Channel::Voice),
+            Kind::Questions => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub channel: Channel,
+    /// Email address or E.164 phone number.
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Why a message could not be handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyError(pub String);
+
+impl std::fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "delivery failed: {}", self.0)
+    }
+}
+
+pub trait Notifier {
+    fn send(&self, msg: &Message) -> Result<(), NotifyError>;
+}
+
+/// A message as kept in the dev outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub at: u64,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+const OUTBOX_SEQ: &str = "outbox-seq";
+
+/// The `dev` provider: appends to the KV outbox.
+pub struct DevOutbox<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+}
+
+impl Notifier for DevOutbox<'_> {
+    fn send(&self, msg: &Message) -> Result<(), NotifyError> {
+        let fail = |e: crate::errors::ApiError| NotifyError(e.message);
+        let seq = Counter::new(self.store, OUTBOX_SEQ).add(1).map_err(|e| NotifyError(e.to_string()))? as u64;
+        let entry = OutboxEntry { seq, at: self.clock.now(), message: msg.clone() };
+        kv::put_json(self.store, &format!("outbox:{seq}"), &entry).map_err(fail)
+    }
+}
+
+/// The newest `n` outbox messages, newest first (for `GET /api/dev/outbox`).
+pub fn outbox(store: &dyn Store, n: usize) -> Result<Vec<OutboxEntry>> {
+    let newest = Counter::new(store, OUTBOX_SEQ).read()?.max(0) as u64;
+    let mut out = Vec::new();
+    for seq in (1..=newest).rev() {
+        if out.len() >= n {
+            break;
+        }
+        if let Some(entry) = kv::get_json(store, &format!("outbox:{seq}"))? {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// A notifier that refuses everything: delivery-failure paths in tests.
+pub struct FailingNotifier;
+
+impl Notifier for FailingNotifier {
+    fn send(&self, _msg: &Message) -> Result<(), NotifyError> {
+        Err(NotifyError("provider unavailable".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::clock::ManualClock;
+    use crate::platform::store::MemoryStore;
+
+    #[test]
+    fn outbox_keeps_messages_newest_first() {
+        let store = MemoryStore::new();
+        let clock = ManualClock::new(5);
+        let dev = DevOutbox { store: &store, clock: &clock };
+        for i in 0..3 {
+            dev.send(&Message {
+                channel: Channel::Sms,
+                to: "+14255550112".into(),
+                subject: String::new(),
+                body: format!("m{i}"),
+            })
+            .unwrap();
+        }
+        let last2 = outbox(&store, 2).unwrap();
+        assert_eq!(last2.iter().map(|e| e.message.body.as_str()).collect::<Vec<_>>(), vec!["m2", "m1"]);
+        assert_eq!(serde_json::to_value(&last2[0]).unwrap()["channel"], "sms");
+        assert_eq!(outbox(&store, 10).unwrap().len(), 3);
+    }
+}

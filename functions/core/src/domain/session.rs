@@ -1,0 +1,211 @@
+//! Server-side sessions after sign-in: a random 128-bit id travels only in an
+//! `HttpOnly; Secure; SameSite=Strict` cookie; KV keeps `session:<sha256(id)>`
+//! (never the id itself), valid 30 minutes. The CSRF token is an HMAC of the
+//! session id under the server key, so it is bound to the session without
+//! being stored. Ending every session of a user (after a password change) bumps
+//! the user's session epoch: older sessions stop loading at once.
+
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::platform::kv;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Session lifetime: 30 minutes from sign-in (absolute, not sliding).
+pub const LIFETIME_SECONDS: u64 = 30 * 60;
+/// The cookie name; `__Host-` makes browsers insist on Secure, Path=/ and no Domain.
+pub const COOKIE: &str = "__Host-unlatch_session";
+/// The header pages send the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    /// The user's session epoch when it was made; a later epoch ends it.
+    pub epoch: i64,
+}
+
+/// A new session as handed to the client: the cookie value and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub id: String,
+    pub csrf_token: String,
+    pub session: Session,
+}
+
+/// The KV key of a session: a hash of its id, so a KV dump holds no usable id.
+pub fn storage_key(id: &str) -> String {
+    format!("session:{}", kv::to_hex(&Sha256::digest(id.as_bytes())))
+}
+
+fn epoch_key(user_id: &str) -> String {
+    format!("session-epoch:{user_id}")
+}
+
+fn csrf_mac(ctx: &Ctx, id: &str) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(&ctx.secrets.code_key).expect("HMAC takes keys of any length");
+    m.update(b"unlatch-csrf-v1\n");
+    m.update(id.as_bytes());
+    m
+}
+
+/// The CSRF token bound to session `id`.
+pub fn csrf_token(ctx: &Ctx, id: &str) -> String {
+    kv::to_hex(&csrf_mac(ctx, id).finalize().into_bytes())
+}
+
+/// Starts a session for `user_id`.
+pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
+    let id = kv::random_hex(ctx.random, 16);
+    let now = ctx.now();
+    let session = Session {
+        user_id: user_id.to_owned(),
+        created_at: now,
+        expires_at: now + LIFETIME_SECONDS,
+        epoch: Counter::new(ctx.store, epoch_key(user_id)).read()?,
+    };
+    kv::put_json(ctx.store, &storage_key(&id), &session)?;
+    Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
+}
+
+pub fn not_signed_in() -> ApiError {
+    ApiError::new(401, "not_signed_in", "Please sign in first (your session is missing or has ended).")
+}
+
+/// The live session stored under `key` (see [`storage_key`]), or 401 `not_signed_in`.
+pub fn load_by_key(ctx: &Ctx, key: &str) -> Result<Session> {
+    let Some(s) = kv::get_json::<Session>(ctx.store, key)? else { return Err(not_signed_in()) };
+    if ctx.now() >= s.expires_at || s.epoch != Counter::new(ctx.store, epoch_key(&s.user_id)).read()? {
+        return Err(not_signed_in());
+    }
+    Ok(s)
+}
+
+/// The live session with cookie value `id`, or 401 `not_signed_in`.
+pub fn load(ctx: &Ctx, id: Option<&str>) -> Result<Session> {
+    match id {
+        // Ids are 32 hex digits; anything else names no session.
+        Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => load_by_key(ctx, &storage_key(id)),
+        _ => Err(not_signed_in()),
+    }
+}
+
+/// 403 `csrf_invalid` unless `token` is the one bound to session `id` (constant time).
+pub fn check_csrf(ctx: &Ctx, id: &str, token: Option<&str>) -> Result<()> {
+    let ok =
+        token.and_then(|t| kv::from_hex(t.trim())).is_some_and(|given| csrf_mac(ctx, id).verify_slice(&given).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "csrf_invalid",
+            "The request lacks the session's CSRF token (x-csrf-token header); reload the page and try again.",
+        ))
+    }
+}
+
+/// Ends one session (sign-out). Unknown ids are fine: signing out twice is not an error.
+pub fn end(ctx: &Ctx, id: &str) -> Result<()> {
+    ctx.store.delete(&storage_key(id))?;
+    Ok(())
+}
+
+/// Ends every session of a user (after a password change or reset).
+pub fn end_all(ctx: &Ctx, user_id: &str) -> Result<()> {
+    Counter::new(ctx.store, epoch_key(user_id)).add(1)?;
+    Ok(())
+}
+
+/// Deletes expired session records (KV has no expiry); bounded per call.
+pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
+    let mut removed = 0;
+    for key in ctx.store.keys_with_prefix("session:")?.into_iter().take(max) {
+        if kv::get_json::<Session>(ctx.store, &key)?.is_none_or(|s| ctx.now() >= s.expires_at) {
+            ctx.store.delete(&key)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The session id in a `Cookie` header, if any.
+pub fn from_cookie_header(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, v)| v.trim())
+}
+
+/// The `Set-Cookie` value that stores `id` (or clears it with `max_age` 0).
+pub fn set_cookie(id: &str, max_age: u64) -> String {
+    format!("{COOKIE}={id}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::store::Store;
+    use crate::testing::TestEnv;
+
+    #[test]
+    fn a_session_lives_thirty_minutes_and_is_stored_only_hashed() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let issued = create(&ctx, "u1").unwrap();
+        assert_eq!(issued.id.len(), 32);
+        assert_eq!(load(&ctx, Some(&issued.id)).unwrap().user_id, "u1");
+        for key in env.store.keys_with_prefix("").unwrap() {
+            assert!(!key.contains(&issued.id));
+            assert!(!String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).contains(&issued.id));
+        }
+        env.clock.advance(LIFETIME_SECONDS - 1);
+        load(&ctx, Some(&issued.id)).unwrap();
+        env.clock.advance(1);
+        assert_eq!(load(&ctx, Some(&issued.id)).unwrap_err().status, 401);
+        assert_eq!(sweep(&ctx, 10).unwrap(), 1);
+        assert_eq!(load(&ctx, None).unwrap_err().error, "not_signed_in");
+        assert_eq!(load(&ctx, Some("../x")).unwrap_err().error, "not_signed_in");
+    }
+
+    #[test]
+    fn sign_out_and_end_all() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let (a, b, other) = (create(&ctx, "u1").unwrap(), create(&ctx, "u1").unwrap(), create(&ctx, "u2").unwrap());
+        end(&ctx, &a.id).unwrap();
+        assert!(load(&ctx, Some(&a.id)).is_err());
+        load(&ctx, Some(&b.id)).unwrap();
+        end_all(&ctx, "u1").unwrap();
+        assert!(load(&ctx, Some(&b.id)).is_err());
+        load(&ctx, Some(&other.id)).unwrap();
+        let fresh = create(&ctx, "u1").unwrap();
+        load(&ctx, Some(&fresh.id)).unwrap();
+    }
+
+    #[test]
+    fn csrf_token_is_bound_to_the_session() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let (a, b) = (create(&ctx, "u1").unwrap(), create(&ctx, "u1").unwrap());
+        check_csrf(&ctx, &a.id, Some(&a.csrf_token)).unwrap();
+        assert_eq!(check_csrf(&ctx, &a.id, Some(&b.csrf_token)).unwrap_err().status, 403);
+        assert_eq!(check_csrf(&ctx, &a.id, None).unwrap_err().error, "csrf_invalid");
+        assert!(check_csrf(&ctx, &a.id, Some("zz")).is_err());
+    }
+
+    #[test]
+    fn cookies_parse_and_carry_the_flags() {
+        assert_eq!(from_cookie_header("a=1; __Host-unlatch_session=abc ; b=2"), Some("abc"));
+        assert_eq!(from_cookie_header("unlatch_session=abc"), None);
+        let c = set_cookie("abc", 1800);
+        for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=1800"] {
+            assert!(c.contains(flag), "{c}");
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! User records: `user:<id>` (JSON) and the case-insensitive username index
+//! `username:<lowercase>` → id.
+
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::domain::hashing;
+use crate::platform::kv;
+use crate::domain::methods::MethodId;
+use crate::domain::phone::Phone;
+use crate::domain::policy::{Policy, SsprScope};
+use crate::platform::store::Store;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+/// Where codes can go. Each optional; a method is offered only when its contact exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Contacts {
+    pub authentication_phone: Option<Phone>,
+    pub mobile_phone: Option<Phone>,
+    pub office_phone: Option<Phone>,
+    pub alternate_email: Option<String>,
+    pub authentication_email: Option<String>,
+}
+
+impl Contacts {
+    /// The emails the "email" method may send to, alternate first.
+    pub fn emails(&self) -> Vec<&str> {
+        [&self.alternate_email, &self.authentication_email].into_iter().flatten().map(String::as_str).collect()
+    }
+
+    /// The phones the mobile methods may use, mobile first.
+    pub fn mobiles(&self) -> Vec<&Phone> {
+        [&self.mobile_phone, &self.authentication_phone].into_iter().flatten().collect()
+    }
+}
+
+/// One registered security question with the Argon2id hash of its normalised answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityAnswer {
+    pub question_id: String,
+    pub question: String,
+    pub answer_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    /// The account id typed at "Who are you?"; looked up case-insensitively.
+    pub username: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub role: Role,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    #[serde(default)]
+    pub contacts: Contacts,
+    #[serde(default)]
+    pub security_answers: Vec<SecurityAnswer>,
+    /// Enabled for self-service reset (used when the policy scope is `selected`).
+    pub sspr_enabled: bool,
+    /// False for federated / externally managed passwords: the seed's "contact your admin".
+    pub password_managed_here: bool,
+    #[serde(default)]
+    pub locked: bool,
+    /// When a lockout ends by itself; `None` with `locked` = until unlocked.
+    #[serde(default)]
+    pub locked_until: Option<u64>,
+    #[serde(default)]
+    pub failed_signins: u32,
+    #[serde(default)]
+    pub registered_at: Option<u64>,
+    #[serde(default)]
+    pub created_at: u64,
+    #[serde(default)]
+    pub password_changed_at: u64,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The record without any hash, for admin views and logs.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("password_hash");
+        }
+        if let Some(answers) = v.get_mut("security_answers").and_then(|a| a.as_array_mut()) {
+            for a in answers {
+                if let Some(o) = a.as_object_mut() {
+                    o.remove("answer_hash");
+                }
+            }
+        }
+        v
+    }
+
+    pub fn is_locked(&self, now: u64) -> bool {
+        self.locked && self.locked_until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the policy lets this user reset at all.
+    pub fn sspr_allowed(&self, policy: &Policy) -> bool {
+        match policy.sspr_enabled {
+            SsprScope::All => true,
+            SsprScope::Selected => self.sspr_enabled,
+            SsprScope::None => false,
+        }
+    }
+
+    /// Admins always need two gates, whatever the policy says (as in Entra).
+    pub fn gates_required(&self, policy: &Policy) -> u8 {
+        if self.is_admin() { 2 } else { policy.gates_required.clamp(1, 2) }
+    }
+
+    /// Methods this user can prove with under the policy, in the seed's order.
+    pub fn available_methods(&self, policy: &Policy) -> Vec<MethodId> {
+        MethodId::ALL
+            .into_iter()
+            .filter(|m| policy.methods_allowed.contains(m))
+            .filter(|m| match m {
+                MethodId::Email => !self.contacts.emails().is_empty(),
+                MethodId::MobileText | MethodId::MobileCall => !self.contacts.mobiles().is_empty(),
+                MethodId::OfficeCall => self.contacts.office_phone.is_some(),
+                // Admins may not use questions; others need enough answers registered.
+                MethodId::Questions => {
+                    !self.is_admin() && self.security_answers.len() >= policy.questions_to_reset as usize
+                }
+            })
+            .collect()
+    }
+}
+
+/// What an administrator or a test gives to create a user.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+    pub contacts: Contacts,
+    /// Question id, question text, plain answer (hashed here).
+    pub security_answers: Vec<NewAnswer>,
+    pub sspr_enabled: Option<bool>,
+    pub password_managed_here: Option<bool>,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewAnswer {
+    pub question_id: String,
+    pub question: String,
+    pub answer: String,
+}
+
+fn user_key(id: &str) -> String {
+    format!("user:{id}")
+}
+
+fn name_key(username: &str) -> String {
+    format!("username:{}", username.trim().to_lowercase())
+}
+
+fn name_claim_key(username: &str) -> String {
+    format!("username-claim:{}", username.trim().to_lowercase())
+}
+
+/// The atomic counter of failed sign-ins that the sign-in step bumps.
+pub fn signin_failures_key(user_id: &str) -> String {
+    format!("signin-failures:{user_id}")
+}
+
+/// Creates a user; the username must be free (case-insensitively).
+pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
+    let username = new.username.trim().to_owned();
+    if username.is_empty() || username.len() > 256 {
+        return Err(ApiError::bad_request("A username of 1 to 256 characters is required."));
+    }
+    if new.password.is_empty() {
+        return Err(ApiError::bad_request("An initial password is required."));
+    }
+    if !Counter::new(ctx.store, name_claim_key(&username)).claim()? {
+        return Err(ApiError::new(409, "username_taken", "A user with this username already exists."));
+    }
+    let now = ctx.now();
+    let mut security_answers = Vec::with_capacity(new.security_answers.len());
+    for a in &new.security_answers {
+        security_answers.push(SecurityAnswer {
+            question_id: a.question_id.clone(),
+            question: a.question.clone(),
+            answer_hash: hashing::hash(ctx.random, &crate::domain::questions::normalise(&a.answer))?,
+        });
+    }
+    let user = User {
+        id: kv::random_hex(ctx.random, 16),
+        display_name: if new.display_name.trim().is_empty() {
+            username.clone()
+        } else {
+            new.display_name.trim().to_owned()
+        },
+        username,
+        role: new.role,
+        password_hash: hashing::hash(ctx.random, &new.password)?,
+        contacts: new.contacts,
+        registered_at: (!security_answers.is_empty()).then_some(now),
+        security_answers,
+        sspr_enabled: new.sspr_enabled.unwrap_or(true),
+        password_managed_here: new.password_managed_here.unwrap_or(true),
+        locked: new.locked,
+        locked_until: None,
+        failed_signins: 0,
+        created_at: now,
+        password_changed_at: now,
+    };
+    kv::put_json(ctx.store, &user_key(&user.id), &user)?;
+    ctx.store.set(&name_key(&user.username), user.id.as_bytes())?;
+    Ok(user)
+}
+
+pub fn get(store: &dyn Store, id: &str) -> Result<Option<User>> {
+    kv::get_json(store, &user_key(id))
+}
+
+/// Looks a user up by username, ignoring case and surrounding spaces.
+pub fn find_by_username(store: &dyn Store, username: &str) -> Result<Option<User>> {
+    match store.get(&name_key(username))? {
+        None => Ok(None),
+        Some(id) => get(store, &String::from_utf8_lossy(&id)),
+    }
+}
+
+/// Applies `change` to the stored user with compare-and-swap, retrying when a
+/// concurrent writer got there first, so no update is lost.
+pub fn update(store: &dyn Store, id: &str, change: impl Fn(&mut User)) -> Result<User> {
+    let key = user_key(id);
+    for _ in 0..32 {
+        let Some((mut user, raw)) = kv::get_json_raw::<User>(store, &key)? else {
+            return Err(ApiError::new(404, "user_not_found", "No such user."));
+        };
+        change(&mut user);
+        user.id = id.to_owned();
+        if kv::swap_json(store, &key, &raw, &user)? {
+            return Ok(user);
+        }
+    }
+    Err(ApiError::unavailable("The account is being changed by another request; please try again."))
+}
+
+pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
+    let Some(user) = get(store, id)? else { return Ok(false) };
+    store.delete(&user_key(id))?;
+    store.delete(&name_key(&user.username))?;
+    store.delete(&name_claim_key(&user.username))?;
+    Counter::new(store, signin_failures_key(id)).delete()?;
+    Ok(true)
+}
+
+/// All user ids, sorted (for listing and for finding admins to notify).
+pub fn list_ids(store: &dyn Store) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = store
+        .keys_with_prefix("user:")?
+        .into_iter()
+        .filter_map(|k| k.strip_prefix("user:").map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The first email of each administrator but `except`, at most `max` of them:
+/// who hears of an admin's reset and of "Contact an administrator".
+pub fn admin_emails(store: &dyn Store, except: Option<&str>, max: usize) -> Result<Vec<String>> {
+    let mut emails = Vec::new();
+    for id in list_ids(store)?.into_iter().filter(|id| Some(id.as_str()) != except) {
+        if emails.len() >= max {
+            break;
+        }
+        let Some(admin) = get(store, &id)?.filter(User::is_admin) else { continue };
+        if let Some(email) = admin.contacts.emails().first() {
+            emails.push(email.to_string());
+        }
+    }
+    Ok(emails)
+}
+
+/// Whether `password` is this user's password (Argon2id, constant work).
+pub fn verify_password(user: &User, password: &str) -> bool {
+    hashing::verify(password, &user.password_hash)
+}
+
+/// Verifies like [`verify_password`] and, on success, re-hashes a password
+/// stored with older Argon2 parameters (sign-in uses this).
+pub fn verify_and_upgrade(ctx: &Ctx, user: &User, password: &str) -> Result<bool> {
+    if !verify_password(user, password) {
+        return Ok(false);
+    }
+    if hashing::needs_rehash(&user.password_hash) {
+        let hash = hashing::hash(ctx.random, password)?;
+        let old = user.password_hash.clone();
+        // Only if nobody changed the password meanwhile.
+        update(ctx.store, &user.id, |u| {
+            if u.password_hash == old {
+                u.password_hash = hash.clone()
+            }
+        })?;
+    }
+    Ok(true)
+}
+
+/// Stores a new password hash (already policy-checked by the caller).
+pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
+    let hash = hashing::hash(ctx.random, password)?;
+    let now = ctx.now();
+    update(ctx.store, id, |u| {
+        u.password_hash = hash.clone();
+        u.password_changed_at = now;
+    })
+}
+
+/// Ends a lockout: the flag, its end time and the failed sign-in counter.
+pub fn clear_lockout(store: &dyn Store, id: &str) -> Result<User> {
+    Counter::new(store, signin_failures_key(id)).delete()?;
+    update(store, id, |u| {
+        u.locked = false;
+        u.locked_until = None;
+        u.failed_signins = 0;
+    })
+}
+
+/// Locks an account until `until` (or until unlocked when `None`).
+pub fn lock(store: &dyn Store, id: &str, until: Option<u64>) -> Result<User> {
+    update(store, id, |u| {
+        u.locked = true;
+        u.locked_until = until;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestEnv;
+
+    #[test]
+    fn create_find_update_delete() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let u = create(
+            &ctx,
+            NewUser { username: "Jane@Contoso.com".into(), password: "pw-one-1".into(), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(u.id.len(), 32);
+        let shown = u.redacted().to_string();
+        assert!(!shown.contains("argon2") && shown.contains("Jane@Contoso.com"));
+        assert!(u.sspr_enabled && u.password_managed_here);
+        let found = find_by_username(ctx.store, "  jane@contoso.COM ").unwrap().unwrap();
+        assert_eq!(found.id, u.id);
+        assert!(verify_password(&found, "pw-one-1"));
+        assert!(!verify_password(&found, "pw-one-2"));
+        assert_eq!(
+            create(&ctx, NewUser { username: "JANE@contoso.com".into(), password: "x".into(), ..Default::default() })
+                .unwrap_err()
+                .error,
+            "username_taken"
+        );
+        let locked = lock(ctx.store, &u.id, Some(ctx.now() + 60)).unwrap();
+        assert!(locked.is_locked(ctx.now()) && !locked.is_locked(ctx.now() + 60));
+        assert!(!clear_lockout(ctx.store, &u.id).unwrap().is_locked(ctx.now()));
+        set_password(&ctx, &u.id, "pw-two-2").unwrap();
+        assert!(verify_password(&get(ctx.store, &u.id).unwrap().unwrap(), "pw-two-2"));
+        assert!(delete(ctx.store, &u.id).unwrap());
+        assert!(find_by_username(ctx.store, "jane@contoso.com").unwrap().is_none());
+        // The name is free again after deletion.
+        create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() })
+            .unwrap();
+    }
+
+    #[test]
+    fn old_parameters_are_upgraded_on_a_successful_verify() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let u = create(&ctx, NewUser { username: "old".into(), password: "pw-old-1".into(), ..Default::default() })
+            .unwrap();
+        let weak = "$argon2id$v=19$m=32,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$";
+        let weak_hash = {
+            use argon2::password_hash::{PasswordHasher, SaltString};
+            let a = argon2::Argon2::new(
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                argon2::Params::new(32, 1, 1, None).unwrap(),
+            );
+            a.hash_password(b"pw-old-1", &SaltString::encode_b64(b"somesaltsomesalt").unwrap()).unwrap().to_string()
+        };
+        assert!(weak_hash.starts_with(weak));
+        let u = update(ctx.store, &u.id, |x| x.password_hash = weak_hash.clone()).unwrap();
+        assert!(!verify_and_upgrade(&ctx, &u, "wrong").unwrap());
+        assert_eq!(get(ctx.store, &u.id).unwrap().unwrap().password_hash, weak_hash, "no upgrade on failure");
+        assert!(verify_and_upgrade(&ctx, &u, "pw-old-1").unwrap());
+        let now = get(ctx.store, &u.id).unwrap().unwrap();
+        assert!(!hashing::needs_rehash(&now.password_hash));
+        assert!(verify_password(&now, "pw-old-1"));
+    }
+
+    #[test]
+    fn concurrent_updates_are_not_lost() {
+        let env = TestEnv::new();
+        let u =
+            create(&env.ctx(), NewUser { username: "n".into(), password: "p".into(), ..Default::default() }).unwrap();
+        let store = env.store.clone();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (s, id) = (store.clone(), u.id.clone());
+                std::thread::spawn(move || update(&*s, &id, |u| u.failed_signins += 1).unwrap())
+            })
+            .collect();
+        threads.into_iter().for_each(|t| drop(t.join().unwrap()));
+        assert_eq!(get(&*store, &u.id).unwrap().unwrap().failed_signins, 8);
+    }
+
+    #[test]
+    fn methods_follow_contacts_policy_and_role() {
+        let env = TestEnv::new();
+        let mut u = env.user_with_everything("m@contoso.com");
+        let mut policy = Policy::default();
+        assert_eq!(u.available_methods(&policy), MethodId::ALL.to_vec());
+        policy.methods_allowed = vec![MethodId::Email, MethodId::Questions];
+        assert_eq!(u.available_methods(&policy), vec![MethodId::Email, MethodId::Questions]);
+        u.role = Role::Admin;
+        assert_eq!(u.available_methods(&policy), vec![MethodId::Email], "admins may not use questions");
+        assert_eq!(u.gates_required(&Policy::default()), 2, "admins always need two gates");
+        policy.questions_to_reset = 5;
+        u.role = Role::User;
+        u.security_answers.truncate(4);
+        assert_eq!(u.available_methods(&policy), vec![MethodId::Email], "too few answers registered for 5");
+    }
+}

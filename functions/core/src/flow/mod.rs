@@ -1,0 +1,269 @@
+//! Flows (`flow:<id>`), in the style of Ory Kratos: one record per journey
+//! with an id, an expiry and an explicit state that each step checks and
+//! advances. Updates are compare-and-swap on the existing record; finishing
+//! is a first-claim-wins counter so a flow is consumed exactly once.
+
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::platform::kv;
+use crate::domain::methods::MethodId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    Reset,
+    Unlock,
+    Register,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset",
+            Purpose::Unlock => "unlock",
+            Purpose::Register => "register",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// Waiting for the user to pick a method (no code out).
+    ChooseMethod,
+    /// A code is out for `pending.method`.
+    CodeSent,
+    /// Security questions were drawn and await answers.
+    QuestionsAsked,
+    /// Every gate passed; the final step (set password / unlock) may run.
+    Verified,
+    /// Consumed; nothing more can happen.
+    Completed,
+}
+
+/// The one code that is out, stored only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub method: MethodId,
+    /// Distinguishes successive codes, so each has its own attempts counter.
+    pub code_id: String,
+    /// HMAC-SHA256(code key, flow id, code id, code), hex.
+    pub hash: String,
+    pub expires_at: u64,
+    /// The normalised destination the code went to (a registration saves it once proven).
+    pub destination: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    pub purpose: Purpose,
+    pub user_id: String,
+    pub state: FlowState,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub gates_required: u8,
+    /// Methods already proven, in order; never the same factor twice.
+    pub gates_passed: Vec<MethodId>,
+    pub pending: Option<PendingCode>,
+    /// Question ids drawn for the questions gate, when asked.
+    #[serde(default)]
+    pub questions: Vec<String>,
+    /// Names the current draw, so each draw is answered (evaluated) at most once.
+    #[serde(default)]
+    pub draw_id: String,
+    /// Methods offered when the flow started.
+    #[serde(default)]
+    pub methods: Vec<MethodId>,
+    /// For a `register` flow: the contact being proven, saved once verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<crate::steps::register::Registration>,
+}
+
+/// What the client should do next, as `next` in step responses.
+pub fn next_step(flow: &Flow) -> &'static str {
+    if flow.gates_passed.len() < flow.gates_required as usize {
+        "choose_method"
+    } else {
+        match flow.purpose {
+            Purpose::Reset => "set_password",
+            Purpose::Unlock => "unlock",
+            Purpose::Register => "finish",
+        }
+    }
+}
+
+impl Flow {
+    /// Whether a gate already passed proved the same factor as `method`.
+    pub fn factor_used(&self, method: MethodId) -> bool {
+        self.gates_passed.iter().any(|m| m.factor() == method.factor())
+    }
+
+    pub fn all_gates_passed(&self) -> bool {
+        self.gates_passed.len() >= self.gates_required as usize
+    }
+}
+
+fn flow_key(id: &str) -> String {
+    format!("flow:{id}")
+}
+
+fn done_key(id: &str) -> String {
+    format!("flow-done:{id}")
+}
+
+/// Starts a flow for `user_id`, valid for `lifetime` seconds.
+pub fn start(
+    ctx: &Ctx,
+    purpose: Purpose,
+    user_id: &str,
+    gates_required: u8,
+    methods: Vec<MethodId>,
+    lifetime: u64,
+) -> Result<Flow> {
+    let now = ctx.now();
+    let flow = Flow {
+        id: kv::random_hex(ctx.random, 16),
+        purpose,
+        user_id: user_id.to_owned(),
+        state: FlowState::ChooseMethod,
+        created_at: now,
+        expires_at: now + lifetime,
+        gates_required,
+        gates_passed: Vec::new(),
+        pending: None,
+        questions: Vec::new(),
+        draw_id: String::new(),
+        methods,
+        registration: None,
+    };
+    kv::put_json(ctx.store, &flow_key(&flow.id), &flow)?;
+    Ok(flow)
+}
+
+/// A live flow of one of `purposes`, with the bytes read (for [`save`]).
+/// Unknown → 404 `flow_not_found`; past expiry → 410 `flow_expired`;
+/// consumed or of another purpose → 409 `flow_state`.
+pub fn load(ctx: &Ctx, id: &str, purposes: &[Purpose]) -> Result<(Flow, Vec<u8>)> {
+    // Ids are 32 hex digits; anything else cannot name a flow (and never reaches a KV key).
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::flow_not_found());
+    }
+    let Some((flow, raw)) = kv::get_json_raw::<Flow>(ctx.store, &flow_key(id))? else {
+        return Err(ApiError::flow_not_found());
+    };
+    if flow.state == FlowState::Completed || Counter::new(ctx.store, done_key(id)).read()? > 0 {
+        return Err(ApiError::flow_state("This session has already been used. Please start again."));
+    }
+    if ctx.now() >= flow.expires_at {
+        return Err(ApiError::flow_expired());
+    }
+    if !purposes.contains(&flow.purpose) {
+        return Err(ApiError::flow_state("This session is for a different journey."));
+    }
+    Ok((flow, raw))
+}
+
+/// Like [`load`], and the flow must belong to `user_id` (register flows bound to a session).
+pub fn load_owned(ctx: &Ctx, id: &str, purposes: &[Purpose], user_id: &str) -> Result<(Flow, Vec<u8>)> {
+    let (flow, raw) = load(ctx, id, purposes)?;
+    if flow.user_id != user_id {
+        return Err(ApiError::flow_state("This session belongs to another account."));
+    }
+    Ok((flow, raw))
+}
+
+/// Writes `flow` only if the record still holds `raw`; a concurrent step
+/// that changed it first wins and this one gets 409 `flow_state`.
+pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(flow).map_err(|_| ApiError::internal("A record could not be encoded."))?;
+    if ctx.store.compare_and_swap(&flow_key(&flow.id), raw, &bytes)? {
+        Ok(bytes)
+    } else {
+        Err(ApiError::flow_state("This session was changed by another request. Please try again."))
+    }
+}
+
+/// Consumes the flow: exactly one caller ever gets `Ok`, all others 409.
+/// The caller checked the state before; the claim makes it race-free.
+pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
+    if !Counter::new(ctx.store, done_key(&flow.id)).claim()? {
+        return Err(ApiError::flow_state("This session has already been used. Please start again."));
+    }
+    let mut done = flow.clone();
+    done.state = FlowState::Completed;
+    done.pending = None;
+    // We own the flow now; a plain write is safe.
+    kv::put_json(ctx.store, &flow_key(&flow.id), &done)
+}
+
+/// Deletes flows past their expiry (run from any request now and then; KV has no TTL).
+pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
+    let now = ctx.now();
+    let mut removed = 0;
+    for key in ctx.store.keys_with_prefix("flow:")?.into_iter().take(max) {
+        if let Some(flow) = kv::get_json::<Flow>(ctx.store, &key)? {
+            // Keep a finished or expired flow a day, so a late replay still reads as used/expired.
+            if now >= flow.expires_at + 86400 {
+                ctx.store.delete(&key)?;
+                Counter::new(ctx.store, done_key(&flow.id)).delete()?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestEnv;
+
+    #[test]
+    fn a_flow_expires_after_its_lifetime() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![MethodId::Email], 900).unwrap();
+        assert_eq!(f.id.len(), 32);
+        load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
+        env.clock.advance(899);
+        load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
+        env.clock.advance(1);
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_expired");
+        assert_eq!(sweep(&ctx, 100).unwrap(), 0);
+        env.clock.advance(86400);
+        assert_eq!(sweep(&ctx, 100).unwrap(), 1);
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_not_found");
+    }
+
+    #[test]
+    fn unknown_malformed_other_purpose_and_other_user() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let f = start(&ctx, Purpose::Unlock, "u1", 1, vec![], 900).unwrap();
+        assert_eq!(load(&ctx, "../../etc", &[Purpose::Unlock]).unwrap_err().status, 404);
+        assert_eq!(load(&ctx, &"0".repeat(32), &[Purpose::Unlock]).unwrap_err().error, "flow_not_found");
+        let e = load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err();
+        assert_eq!((e.status, e.error), (409, "flow_state"));
+        assert_eq!(load_owned(&ctx, &f.id, &[Purpose::Unlock], "u2").unwrap_err().error, "flow_state");
+        load_owned(&ctx, &f.id, &[Purpose::Unlock], "u1").unwrap();
+    }
+
+    #[test]
+    fn stale_writes_lose_and_consume_happens_once() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![], 900).unwrap();
+        let (mut a, raw_a) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
+        let (mut b, raw_b) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
+        a.gates_passed.push(MethodId::Email);
+        save(&ctx, &a, &raw_a).unwrap();
+        b.gates_passed.push(MethodId::Questions);
+        assert_eq!(save(&ctx, &b, &raw_b).unwrap_err().error, "flow_state");
+        consume(&ctx, &a).unwrap();
+        assert_eq!(consume(&ctx, &a).unwrap_err().status, 409);
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_state");
+    }
+}

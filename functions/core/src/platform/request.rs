@@ -1,0 +1,62 @@
+//! Request bodies for the thin components: size cap, JSON parsing, and the
+//! mapping of every parse failure to a 4xx JSON error (never a 500).
+
+use crate::errors::{ApiError, Result};
+use serde::de::DeserializeOwned;
+
+/// Bodies above 16 KiB are refused before parsing.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Parses a JSON request body into `T`. Oversize → 413 `payload_too_large`;
+/// empty, malformed or mistyped → 400 `invalid_json` (the message names the
+/// position, never echoes the body: it may hold a password).
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    if body.len() > MAX_BODY {
+        return Err(ApiError::payload_too_large(MAX_BODY));
+    }
+    // Only an object: serde would otherwise read `["a","b"]` into a struct by position.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid_json("The request body must be a JSON object."));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Data => "has a value of the wrong type",
+            Category::Io | Category::Syntax | Category::Eof => "is not valid JSON",
+        };
+        ApiError::invalid_json(format!("The request body {what} (line {}, column {}).", e.line(), e.column()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::identify::IdentifyRequest;
+    use crate::steps::set_password::ResetRequest;
+
+    #[test]
+    fn bad_bodies_are_4xx_and_do_not_echo_input() {
+        assert_eq!(parse::<ResetRequest>(&vec![b' '; MAX_BODY + 1]).unwrap_err().status, 413);
+        assert_eq!(parse::<ResetRequest>(b"").unwrap_err().error, "invalid_json");
+        assert_eq!(parse::<ResetRequest>(b"{\"flow\": ").unwrap_err().error, "invalid_json");
+        let e = parse::<ResetRequest>(br#"{"flow": "f", "new_password": 12345678}"#).unwrap_err();
+        assert_eq!((e.status, e.error), (400, "invalid_json"));
+        let e = parse::<ResetRequest>(br#"["hunter2-secret"]"#).unwrap_err();
+        assert!(!e.message.contains("hunter2"));
+        let ok: ResetRequest = parse(br#"{"flow": "f"}"#).unwrap();
+        assert_eq!(
+            (ok.flow.as_str(), ok.new_password.as_str()),
+            ("f", ""),
+            "missing fields default; the step reports them"
+        );
+    }
+
+    #[test]
+    fn captcha_solutions_may_be_numbers_or_digit_strings() {
+        let a: IdentifyRequest = parse(br#"{"username":"u","captcha":{"challenge":"c","solution":42}}"#).unwrap();
+        let b: IdentifyRequest = parse(br#"{"username":"u","captcha":{"challenge":"c","solution":"42"}}"#).unwrap();
+        assert_eq!(a.captcha.unwrap().solution, 42);
+        assert_eq!(b.captcha.unwrap().solution, 42);
+        assert!(parse::<IdentifyRequest>(br#"{"captcha":{"challenge":"c","solution":"x"}}"#).is_err());
+    }
+}

@@ -1,0 +1,260 @@
+//! "Who are you?": the CAPTCHA challenge, then account id + solution + purpose
+//! → a new flow and the methods the user may prove with.
+
+use crate::domain::audit;
+use crate::domain::captcha::{self, Challenge, Solution};
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, Purpose};
+use crate::domain::mask;
+use crate::domain::methods::{Kind, MethodId};
+use crate::domain::policy::Policy;
+use crate::domain::throttle;
+use crate::domain::users::{self, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// `POST /api/identify` body. Fields default so that a missing one gets a
+/// clear `missing_field` rather than a parse error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct IdentifyRequest {
+    pub username: String,
+    pub captcha: Option<Solution>,
+    /// `reset` (default) or `unlock`.
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodOption {
+    pub id: MethodId,
+    pub kind: Kind,
+    /// Masked destination (`j•••@contoso.com`, `+1 •••• ••12`); empty for questions.
+    pub hint: String,
+    /// The seed's wording for the option.
+    pub label: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentifyResponse {
+    pub flow: String,
+    pub purpose: Purpose,
+    pub gates_required: u8,
+    pub methods: Vec<MethodOption>,
+    /// Seconds the flow stays valid.
+    pub expires_in: u64,
+}
+
+/// `GET /api/identify/challenge`.
+pub fn challenge(ctx: &Ctx) -> Result<Challenge> {
+    Ok(captcha::issue(ctx, &Policy::load(ctx.store)?))
+}
+
+fn hint(user: &User, method: MethodId) -> String {
+    let c = &user.contacts;
+    match method {
+        MethodId::Email => c.emails().first().map(|e| mask::email(e)).unwrap_or_default(),
+        MethodId::MobileText | MethodId::MobileCall => c.mobiles().first().map(|p| mask::phone(p)).unwrap_or_default(),
+        MethodId::OfficeCall => c.office_phone.as_ref().map(mask::phone).unwrap_or_default(),
+        MethodId::Questions => String::new(),
+    }
+}
+
+/// `POST /api/identify`.
+pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
+    let purpose = match req.purpose.trim() {
+        "" | "reset" => Purpose::Reset,
+        "unlock" => Purpose::Unlock,
+        other => return Err(ApiError::bad_request(format!("Unknown purpose `{other}`; use `reset` or `unlock`."))),
+    };
+    let username = req.username.trim();
+    if username.is_empty() {
+        return Err(ApiError::missing_field("username"));
+    }
+    if username.len() > 256 {
+        return Err(ApiError::bad_request("The account id is too long."));
+    }
+    let Some(solution) = req.captcha.as_ref() else { return Err(ApiError::missing_field("captcha")) };
+    let policy = Policy::load(ctx.store)?;
+    // Per client address, before any CAPTCHA or account work.
+    let addr = if ctx.client_addr.is_empty() { "unknown" } else { ctx.client_addr.as_str() };
+    throttle::hit(ctx, "identify", addr, policy.throttles.identify_per_minute, 60)?;
+    captcha::verify(ctx, solution)?;
+
+    let uniform = |e: ApiError| if policy.uniform_errors { ApiError::not_registered() } else { e };
+    let Some(user) = users::find_by_username(ctx.store, username)? else {
+        // Same reads as a known account (index + record), so "Who are you?" answers alike.
+        ctx.store.get("user:00000000000000000000000000000000")?;
+        return Err(ApiError::not_registered());
+    };
+    if !user.password_managed_here {
+        return Err(uniform(ApiError::contact_admin()));
+    }
+    if !user.sspr_allowed(&policy) {
+        return Err(uniform(ApiError::not_enabled()));
+    }
+    let methods = user.available_methods(&policy);
+    let gates_required = user.gates_required(&policy);
+    if MethodId::distinct_factors(&methods) < gates_required as usize {
+        return Err(ApiError::not_registered());
+    }
+    if purpose == Purpose::Unlock && !user.is_locked(ctx.now()) {
+        return Err(ApiError::not_locked());
+    }
+    throttle::check_blocked(ctx, &user.id)?;
+
+    let flow = flow::start(ctx, purpose, &user.id, gates_required, methods.clone(), policy.flow_lifetime_seconds)?;
+    audit::append(ctx, "flow_started", Some(&user.id), json!({ "purpose": purpose.as_str() }))?;
+    Ok(IdentifyResponse {
+        flow: flow.id,
+        purpose,
+        gates_required,
+        methods: methods
+            .into_iter()
+            .map(|m| MethodOption { id: m, kind: m.kind(), hint: hint(&user, m), label: m.label() })
+            .collect(),
+        expires_in: policy.flow_lifetime_seconds,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testing::TestEnv;
+    use crate::domain::users::{NewUser, Role};
+
+    /// A solved CAPTCHA for `ctx` (difficulty from the stored policy).
+    pub fn solved(ctx: &Ctx) -> Solution {
+        let c = challenge(ctx).unwrap();
+        Solution { solution: captcha::solve(&c.challenge, c.difficulty), challenge: c.challenge }
+    }
+
+    pub fn easy_env() -> TestEnv {
+        let env = TestEnv::new();
+        env.save_policy(|p| p.captcha_difficulty = 4);
+        env
+    }
+
+    pub fn start(env: &TestEnv, username: &str, purpose: &str) -> Result<IdentifyResponse> {
+        let ctx = env.ctx();
+        let captcha = Some(solved(&ctx));
+        identify(&ctx, IdentifyRequest { username: username.into(), captcha, purpose: purpose.into() })
+    }
+
+    #[test]
+    fn a_registered_user_gets_a_flow_and_masked_methods() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let r = start(&env, "JANE@contoso.com", "").unwrap();
+        assert_eq!(r.purpose, Purpose::Reset);
+        assert_eq!(r.gates_required, 1);
+        assert_eq!(r.flow.len(), 32);
+        let body = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            body["methods"][0],
+            json!({ "id": "email", "kind": "email", "hint": "j•••@fabrikam.com", "label": "Email my alternate email" })
+        );
+        assert_eq!(body["methods"][1]["hint"], "+1 •••• ••12");
+        assert_eq!(body["methods"][2]["kind"], "voice");
+        assert_eq!(body["methods"][3]["hint"], "+1 •••• ••99");
+        assert_eq!(body["methods"][4]["id"], "questions");
+        assert!(!body.to_string().contains("555"), "no full number leaks");
+    }
+
+    #[test]
+    fn captcha_is_required_checked_and_single_use() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let ctx = env.ctx();
+        let r = identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: None, purpose: "reset".into() },
+        );
+        assert_eq!(r.unwrap_err().error, "missing_field");
+        let s = solved(&ctx);
+        identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s.clone()), purpose: "reset".into() },
+        )
+        .unwrap();
+        let replay = identify(
+            &ctx,
+            IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s), purpose: "reset".into() },
+        );
+        assert_eq!(replay.unwrap_err().error, "captcha_invalid");
+    }
+
+    #[test]
+    fn the_seeds_error_cases() {
+        let env = easy_env();
+        let ctx = env.ctx();
+        let mk = |name: &str, change: &dyn Fn(&mut NewUser)| {
+            let mut n = NewUser { username: name.into(), password: "Pw-123456789".into(), ..Default::default() };
+            n.contacts.alternate_email = Some("x@fabrikam.com".into());
+            change(&mut n);
+            users::create(&ctx, n).unwrap()
+        };
+        mk("federated", &|n| n.password_managed_here = Some(false));
+        mk("off", &|n| n.sspr_enabled = Some(false));
+        mk("bare", &|n| n.contacts.alternate_email = None);
+        mk("boss", &|n| n.role = Role::Admin);
+        mk("phone-boss", &|n| {
+            n.role = Role::Admin;
+            n.contacts.alternate_email = None;
+            n.contacts.mobile_phone = Some(crate::domain::phone::Phone::new("1", "425 555 0112"));
+        });
+        let unknown = start(&env, "nobody@contoso.com", "reset").unwrap_err();
+        assert_eq!((unknown.status, unknown.error), (403, "not_registered"));
+        assert_eq!(unknown.message, crate::errors::NOT_REGISTERED_TEXT);
+        let bare = start(&env, "bare", "reset").unwrap_err();
+        assert_eq!(unknown.body(), bare.body(), "unknown and unregistered are indistinguishable");
+        assert_eq!(start(&env, "federated", "reset").unwrap_err().error, "contact_admin");
+        assert_eq!(start(&env, "off", "reset").unwrap_err().error, "not_enabled");
+        assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_registered", "an admin needs two methods");
+        assert_eq!(
+            start(&env, "phone-boss", "reset").unwrap_err().error,
+            "not_registered",
+            "text + call of one phone is one method"
+        );
+        env.save_policy(|p| p.sspr_enabled = crate::domain::policy::SsprScope::None);
+        assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_enabled");
+        env.save_policy(|p| p.sspr_enabled = crate::domain::policy::SsprScope::All);
+        assert!(start(&env, "off", "reset").is_ok(), "scope all ignores the per-user flag");
+        env.save_policy(|p| p.uniform_errors = true);
+        for name in ["federated", "bare", "nobody"] {
+            assert_eq!(start(&env, name, "reset").unwrap_err().body(), unknown.body(), "{name}");
+        }
+        env.save_policy(|p| p.sspr_enabled = crate::domain::policy::SsprScope::None);
+        assert_eq!(start(&env, "off", "reset").unwrap_err().body(), unknown.body());
+    }
+
+    #[test]
+    fn unlock_needs_a_locked_account_and_bad_input_is_a_400() {
+        let env = easy_env();
+        let u = env.user_with_everything("jane@contoso.com");
+        let e = start(&env, "jane@contoso.com", "unlock").unwrap_err();
+        assert_eq!((e.status, e.error), (409, "not_locked"));
+        users::lock(&*env.store, &u.id, None).unwrap();
+        assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap().purpose, Purpose::Unlock);
+        assert_eq!(start(&env, "jane@contoso.com", "register").unwrap_err().status, 400);
+        assert_eq!(start(&env, " ", "reset").unwrap_err().error, "missing_field");
+        assert_eq!(start(&env, &"x".repeat(300), "reset").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn identify_is_rate_limited_per_client_address() {
+        let env = easy_env();
+        env.save_policy(|p| p.throttles.identify_per_minute = 3);
+        for _ in 0..3 {
+            assert_eq!(start(&env, "nobody", "reset").unwrap_err().error, "not_registered");
+        }
+        let e = start(&env, "nobody", "reset").unwrap_err();
+        assert_eq!((e.status, e.error), (429, "throttled"));
+        assert!(e.retry_after.unwrap() <= 60);
+        let mut other = env.ctx();
+        other.client_addr = "198.51.100.1".into();
+        let captcha = Some(solved(&other));
+        let r = identify(&other, IdentifyRequest { username: "nobody".into(), captcha, purpose: String::new() });
+        assert_eq!(r.unwrap_err().error, "not_registered", "another address has its own budget");
+    }
+}

@@ -1,0 +1,96 @@
+//! KV has no expiry, so stale records are swept: ended throttle windows,
+//! spent CAPTCHA nonces, old failed-proof days, ended blocks, and flows a day
+//! past expiry with their attempt counters, expired sessions. The admin API's
+//! `POST /api/admin/maintenance/sweep` runs it; it is bounded per call.
+
+use crate::platform::ctx::Ctx;
+use crate::errors::Result;
+use crate::flow;
+use crate::domain::throttle;
+
+/// A key prefix and the test for whether one of its keys is stale.
+type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
+
+/// Deletes up to about `max` stale keys per family; returns how many went.
+pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
+    let now = ctx.now();
+    let day = now / 86400;
+    let mut removed = flow::sweep(ctx, max)? + crate::domain::session::sweep(ctx, max)?;
+    let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
+    let families: [Family; 6] = [
+        // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.
+        ("throttle:", &|k: &str| {
+            let mut parts = k.rsplitn(3, ':');
+            let (index, window) = (num(parts.next()), num(parts.next()));
+            Ok(matches!((index, window), (Some(i), Some(w)) if (i + 1) * w <= now))
+        }),
+        ("captcha-used:", &|k: &str| Ok(num(k.split(':').nth(1)).is_some_and(|exp| exp <= now))),
+        ("proofs-failed:", &|k: &str| Ok(num(k.rsplit(':').next()).is_some_and(|d| d + 2 <= day))),
+        ("reset-blocked:", &|k: &str| {
+            Ok(throttle::blocked_until(ctx, k.trim_start_matches("reset-blocked:"))? as u64 <= now)
+        }),
+        // Per-code and per-draw counters outlive nothing: gone with their flow.
+        ("code-attempts:", &|k: &str| flow_gone(ctx, k)),
+        ("questions-answered:", &|k: &str| flow_gone(ctx, k)),
+    ];
+    for (prefix, stale) in families {
+        for key in ctx.store.keys_with_prefix(prefix)?.into_iter().take(max) {
+            if stale(&key)? {
+                ctx.store.delete(&key)?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn flow_gone(ctx: &Ctx, key: &str) -> Result<bool> {
+    let flow_id = key.split(':').nth(1).unwrap_or_default();
+    Ok(ctx.store.get(&format!("flow:{flow_id}"))?.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::identify::tests::{easy_env, start};
+    use crate::steps::send_code::tests::send_to;
+    use crate::platform::store::Store;
+    use crate::steps::verify_code::{VerifyRequest, verify};
+
+    #[test]
+    fn stale_records_go_and_live_ones_stay() {
+        let env = easy_env();
+        let jane = env.user_with_everything("jane@contoso.com");
+        crate::domain::session::create(&env.ctx(), &jane.id).unwrap();
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..5 {
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("x".into()),
+                    answers: None,
+                },
+            );
+        }
+        let count = |p: &str| env.store.keys_with_prefix(p).unwrap().len();
+        assert!(
+            count("session:") == 1
+                && count("throttle:") > 0
+                && count("captcha-used:") == 1
+                && count("code-attempts:") == 1
+                && count("reset-blocked:") == 1
+        );
+        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 0, "nothing is stale yet");
+        env.clock.advance(3 * 86400);
+        assert!(sweep(&env.ctx(), 1000).unwrap() > 0);
+        for p in
+            ["flow:", "session:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"]
+        {
+            assert_eq!(count(p), 0, "{p}");
+        }
+        assert!(count("user:") == 1 && count("audit:") > 0, "users and audit are kept");
+    }
+}

@@ -1,0 +1,362 @@
+//! `POST /api/set-password`, reset branch: once every gate is passed, the new
+//! password is checked against the policy, the flow is consumed exactly once,
+//! and the account gets the new Argon2id hash with its lockout cleared.
+
+use crate::domain::audit;
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, Purpose};
+use crate::domain::methods::MethodId;
+use crate::domain::notify::{Channel, Message, Notifier};
+use crate::domain::password_policy::{self, Subject};
+use crate::domain::policy::Policy;
+use crate::domain::throttle;
+use crate::domain::users::{self, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetRequest {
+    pub flow: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResetResponse {
+    /// Always `password_reset`.
+    pub status: &'static str,
+}
+
+/// Checks `new_password` against the policy for `user` (also used by the
+/// change-password branch): 422 `password_policy` listing every violation.
+pub fn check_policy(policy: &Policy, user: &User, new_password: &str) -> Result<()> {
+    let who =
+        Subject { username: &user.username, display_name: &user.display_name, current_hash: Some(&user.password_hash) };
+    let violations = password_policy::check(&policy.password, new_password, &who);
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::password_policy(serde_json::to_value(violations).unwrap_or_default()))
+    }
+}
+
+/// Clears what a successful reset ends: failed proofs, the block, and this
+/// hour's send/validation counters.
+fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
+    throttle::clear_failed_proofs(ctx, user_id)?;
+    throttle::clear(ctx, "email", user_id, 600)?;
+    for m in MethodId::ALL {
+        let subject = format!("{user_id}:{}", m.as_str());
+        throttle::clear(ctx, "send", &subject, 3600)?;
+        throttle::clear(ctx, "validate", &subject, 3600)?;
+    }
+    Ok(())
+}
+
+/// DESIGN.md §7: notices to administrators go to at most 100 of them.
+pub const MAX_ADMIN_RECIPIENTS: usize = 100;
+
+/// Tells the user (and, by policy, the admins about an admin) that the password
+/// was reset. A delivery failure does not undo the reset; it is audited.
+fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User) -> Result<()> {
+    let mut messages = Vec::new();
+    let body = format!(
+        "The password of your account {} was reset. If this was not you, contact your administrator now.",
+        user.username
+    );
+    if policy.notify_user_on_reset {
+        if let Some(email) = user.contacts.emails().first() {
+            messages.push(Message {
+                channel: Channel::Email,
+                to: email.to_string(),
+                subject: "Your password was reset".into(),
+                body: body.clone(),
+            });
+        } else if let Some(phone) = user.contacts.mobiles().first() {
+            messages.push(Message {
+                channel: Channel::Sms,
+                to: phone.e164(),
+                subject: String::new(),
+                body: body.clone(),
+            });
+        }
+    }
+    if user.is_admin() && policy.notify_admins_on_admin_reset {
+        for email in users::admin_emails(ctx.store, Some(&user.id), MAX_ADMIN_RECIPIENTS)? {
+            messages.push(Message {
+                channel: Channel::Email,
+                to: email,
+                subject: "An administrator's password was reset".into(),
+                body: format!("The password of administrator {} was reset through self-service.", user.username),
+            });
+        }
+    }
+    for m in &messages {
+        if notifier.send(m).is_err() {
+            audit::append(ctx, "notify_failed", Some(&user.id), json!({ "channel": m.channel }))?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/set-password` with `{flow, new_password}`.
+pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<ResetResponse> {
+    if req.flow.trim().is_empty() {
+        return Err(ApiError::missing_field("flow"));
+    }
+    if req.new_password.is_empty() {
+        return Err(ApiError::missing_field("new_password"));
+    }
+    let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Reset])?;
+    if !flow.all_gates_passed() {
+        return Err(ApiError::flow_state("Verify your identity first."));
+    }
+    let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
+    throttle::check_blocked(ctx, &user.id)?;
+    let policy = Policy::load(ctx.store)?;
+    // A policy failure leaves the flow usable for another try.
+    check_policy(&policy, &user, &req.new_password)?;
+    flow::consume(ctx, &flow)?;
+
+    let updated = users::set_password(ctx, &user.id, &req.new_password)?;
+    // Whoever held a session with the old password is signed out.
+    crate::domain::session::end_all(ctx, &user.id)?;
+    users::clear_lockout(ctx.store, &user.id)?;
+    clear_counters(ctx, &user.id)?;
+    audit::append(
+        ctx,
+        "password_reset",
+        Some(&user.id),
+        json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) }),
+    )?;
+    notify_reset(ctx, notifier, &policy, &updated)?;
+    Ok(ResetResponse { status: "password_reset" })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::steps::identify::tests::{easy_env, start};
+    use crate::domain::notify;
+    use crate::steps::send_code::tests::{last_code, send_to};
+    use crate::platform::store::Store;
+    use crate::testing::{PASSWORD, TestEnv};
+    use crate::steps::verify_code::{VerifyRequest, verify};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A reset flow with its one gate passed by email.
+    pub fn verified_flow(env: &TestEnv, purpose: &str) -> String {
+        let flow = start(env, "jane@contoso.com", purpose).unwrap().flow;
+        send_to(env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        let code = last_code(env);
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
+        )
+        .unwrap();
+        flow
+    }
+
+    fn reset_with(env: &TestEnv, flow: &str, pw: &str) -> Result<ResetResponse> {
+        reset(&env.ctx(), &env.outbox(), ResetRequest { flow: flow.into(), new_password: pw.into() })
+    }
+
+    #[test]
+    fn the_whole_reset_journey() {
+        let env = easy_env();
+        let u = env.user_with_everything("jane@contoso.com");
+        users::lock(&*env.store, &u.id, None).unwrap();
+        let flow = verified_flow(&env, "reset");
+        let r = reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        assert_eq!(serde_json::to_value(r).unwrap(), json!({ "status": "password_reset" }));
+        let after = users::get(&*env.store, &u.id).unwrap().unwrap();
+        assert!(users::verify_password(&after, "violet kestrel harbour"));
+        assert!(!users::verify_password(&after, PASSWORD));
+        assert!(!after.is_locked(crate::platform::clock::Clock::now(&*env.clock)), "a reset also clears a lockout");
+        let notice = notify::outbox(&*env.store, 1).unwrap().remove(0).message;
+        assert_eq!((notice.channel, notice.subject.as_str()), (Channel::Email, "Your password was reset"));
+        let events =
+            audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() })
+                .unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].detail.to_string().contains("kestrel"));
+        assert_eq!(reset_with(&env, &flow, "another fine password").unwrap_err().error, "flow_state", "consumed");
+        // The new password is nowhere in KV.
+        for key in env.store.keys_with_prefix("").unwrap() {
+            assert!(!String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).contains("kestrel"), "{key}");
+        }
+    }
+
+    #[test]
+    fn gates_must_be_passed_first() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        let e = reset_with(&env, &flow, "violet kestrel harbour").unwrap_err();
+        assert_eq!((e.status, e.error), (409, "flow_state"));
+        assert_eq!(reset_with(&env, "", "x").unwrap_err().error, "missing_field");
+        assert_eq!(reset_with(&env, &flow, "").unwrap_err().error, "missing_field");
+    }
+
+    #[test]
+    fn an_unlock_flow_cannot_reset() {
+        let env = easy_env();
+        let u = env.user_with_everything("jane@contoso.com");
+        users::lock(&*env.store, &u.id, None).unwrap();
+        let flow = verified_flow(&env, "unlock");
+        assert_eq!(reset_with(&env, &flow, "violet kestrel harbour").unwrap_err().error, "flow_state");
+    }
+
+    #[test]
+    fn policy_violations_are_all_listed_and_leave_the_flow_usable() {
+        let env = easy_env();
+        env.save_policy(|p| p.password.banned_terms = vec!["contoso".into()]);
+        env.user_with_everything("jane@contoso.com");
+        let flow = verified_flow(&env, "reset");
+        let e = reset_with(&env, &flow, "Jane").unwrap_err();
+        assert_eq!((e.status, e.error), (422, "password_policy"));
+        let rules: Vec<String> = e.details.as_ref().unwrap()["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(rules, vec!["too_short", "contains_username", "contains_display_name"]);
+        let body = e.body();
+        assert!(body["violations"][0]["message"].as_str().unwrap().contains("8"));
+        assert_eq!(
+            reset_with(&env, &flow, "password123").unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "common_password"
+        );
+        assert_eq!(
+            reset_with(&env, &flow, "we-love-c0nt0s0").unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "banned_term"
+        );
+        assert_eq!(
+            reset_with(&env, &flow, PASSWORD).unwrap_err().details.unwrap()["violations"][0]["rule"],
+            "same_as_current"
+        );
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+    }
+
+    #[test]
+    fn ten_concurrent_resets_one_success() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = verified_flow(&env, "reset");
+        let (ok, conflict) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for i in 0..10 {
+                let (env, flow, ok, conflict) = (&env, &flow, &ok, &conflict);
+                s.spawn(move || match reset_with(env, flow, &format!("violet kestrel harbour {i}")) {
+                    Ok(_) => ok.fetch_add(1, Ordering::SeqCst),
+                    Err(e) if e.status == 409 && e.error == "flow_state" => conflict.fetch_add(1, Ordering::SeqCst),
+                    Err(e) => panic!("{e}"),
+                });
+            }
+        });
+        assert_eq!((ok.load(Ordering::SeqCst), conflict.load(Ordering::SeqCst)), (1, 9));
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("password_reset".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_expired_flow_is_410() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = verified_flow(&env, "reset");
+        env.clock.advance(15 * 60);
+        let e = reset_with(&env, &flow, "violet kestrel harbour").unwrap_err();
+        assert_eq!((e.status, e.error), (410, "flow_expired"));
+    }
+
+    #[test]
+    fn a_reset_ends_every_session_of_the_user() {
+        let env = easy_env();
+        let jane = env.user_with_everything("jane@contoso.com");
+        let before = crate::domain::session::create(&env.ctx(), &jane.id).unwrap();
+        let flow = verified_flow(&env, "reset");
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        let e = crate::domain::session::load(&env.ctx(), Some(&before.id)).unwrap_err();
+        assert_eq!(e.error, "not_signed_in");
+    }
+
+    #[test]
+    fn a_successful_reset_clears_failed_proofs() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("abcdef".into()),
+                    answers: None,
+                },
+            );
+        }
+        send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        let code = last_code(&env);
+        verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
+        )
+        .unwrap();
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        // Four failures before the reset no longer count: four more do not block.
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            let _ = verify(
+                &env.ctx(),
+                VerifyRequest {
+                    flow: flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some("abcdef".into()),
+                    answers: None,
+                },
+            );
+        }
+        start(&env, "jane@contoso.com", "reset").unwrap();
+    }
+
+    #[test]
+    fn admins_resets_can_notify_other_admins() {
+        let env = easy_env();
+        env.save_policy(|p| p.notify_admins_on_admin_reset = true);
+        let ctx = env.ctx();
+        let mk = |name: &str, email: &str| {
+            let mut n = users::NewUser {
+                username: name.into(),
+                password: "Pw-0123456789".into(),
+                role: users::Role::Admin,
+                ..Default::default()
+            };
+            n.contacts.alternate_email = Some(email.into());
+            n.contacts.mobile_phone = Some(crate::domain::phone::Phone::new("1", "4255550100"));
+            users::create(&ctx, n).unwrap()
+        };
+        mk("root", "root@fabrikam.com");
+        mk("other", "other@fabrikam.com");
+        let flow = start(&env, "root", "reset").unwrap().flow;
+        assert_eq!(start(&env, "root", "reset").unwrap().gates_required, 2);
+        for (m, dest) in [("email", "root@fabrikam.com"), ("mobile_text", "4255550100")] {
+            send_to(&env, &flow, m, dest).unwrap();
+            let code = last_code(&env);
+            verify(&ctx, VerifyRequest { flow: flow.clone(), method: m.into(), code: Some(code), answers: None })
+                .unwrap();
+        }
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        let out = notify::outbox(&*env.store, 2).unwrap();
+        let tos: Vec<&str> = out.iter().map(|e| e.message.to.as_str()).collect();
+        assert!(tos.contains(&"other@fabrikam.com") && tos.contains(&"root@fabrikam.com"), "{tos:?}");
+    }
+}

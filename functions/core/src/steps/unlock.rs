@@ -1,0 +1,154 @@
+//! `POST /api/unlock`: once every gate of an `unlock` flow is passed, the
+//! account's lockout ends (the password stays as it is).
+
+use crate::domain::audit;
+use crate::platform::ctx::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, Purpose};
+use crate::domain::throttle;
+use crate::domain::users;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct UnlockRequest {
+    pub flow: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnlockResponse {
+    /// Always `unlocked`.
+    pub status: &'static str,
+}
+
+/// `POST /api/unlock` with `{flow}`.
+pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
+    if req.flow.trim().is_empty() {
+        return Err(ApiError::missing_field("flow"));
+    }
+    let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Unlock])?;
+    if !flow.all_gates_passed() {
+        return Err(ApiError::flow_state("Verify your identity first."));
+    }
+    let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
+    throttle::check_blocked(ctx, &user.id)?;
+    flow::consume(ctx, &flow)?;
+    users::clear_lockout(ctx.store, &user.id)?;
+    // Proving identity ends the run of failed proofs, as a reset does.
+    throttle::clear_failed_proofs(ctx, &user.id)?;
+    audit::append(ctx, "unlocked", Some(&user.id), json!({ "gates": flow.gates_passed, "via": "self_service" }))?;
+    Ok(UnlockResponse { status: "unlocked" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::identify::tests::{easy_env, start};
+    use crate::steps::set_password::tests::verified_flow;
+    use crate::testing::{PASSWORD, TestEnv};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn locked_env() -> (TestEnv, String) {
+        let env = easy_env();
+        let u = env.user_with_everything("jane@contoso.com");
+        users::lock(&*env.store, &u.id, None).unwrap();
+        (env, u.id)
+    }
+
+    #[test]
+    fn the_whole_unlock_journey() {
+        let (env, id) = locked_env();
+        let flow = verified_flow(&env, "unlock");
+        let r = unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap();
+        assert_eq!(serde_json::to_value(r).unwrap(), json!({ "status": "unlocked" }));
+        let u = users::get(&*env.store, &id).unwrap().unwrap();
+        assert!(!u.is_locked(0) && users::verify_password(&u, PASSWORD), "unlocked, password unchanged");
+        assert_eq!(
+            audit::list(&*env.store, &audit::Query { kind: Some("unlocked".into()), ..Default::default() })
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error, "flow_state", "consumed");
+        assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap_err().error, "not_locked");
+    }
+
+    #[test]
+    fn two_gate_unlock_by_call_and_questions_keeps_answers_secret() {
+        use crate::domain::questions::PREDEFINED;
+        use crate::steps::send_code::tests::{last_code, send_to};
+        use crate::platform::store::Store;
+        use crate::steps::verify_code::{VerifyRequest, verify};
+        let (env, id) = locked_env();
+        env.save_policy(|p| p.gates_required = 2);
+        let started = start(&env, "jane@contoso.com", "unlock").unwrap();
+        assert_eq!(started.gates_required, 2);
+        let flow = started.flow;
+        send_to(&env, &flow, "mobile_call", "+1 425-555-0112").unwrap();
+        let r = verify(
+            &env.ctx(),
+            VerifyRequest {
+                flow: flow.clone(),
+                method: "mobile_call".into(),
+                code: Some(last_code(&env)),
+                answers: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.next, "choose_method");
+        assert_eq!(
+            unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error,
+            "flow_state",
+            "one gate is not enough"
+        );
+        let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
+        let answers = qs
+            .iter()
+            .map(|q| crate::domain::questions::Answer {
+                id: q.id.clone(),
+                answer: format!("answer {}", PREDEFINED.iter().position(|p| p.0 == q.id).unwrap() + 1),
+            })
+            .collect();
+        let r = verify(
+            &env.ctx(),
+            VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(answers) },
+        )
+        .unwrap();
+        assert_eq!((r.gates_passed, r.next), (2, "unlock"));
+        unlock(&env.ctx(), UnlockRequest { flow }).unwrap();
+        assert!(!users::get(&*env.store, &id).unwrap().unwrap().is_locked(0));
+        for key in env.store.keys_with_prefix("").unwrap() {
+            let v = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_lowercase();
+            assert!(!v.contains("answer 1") && !v.contains(&PASSWORD.to_lowercase()), "{key} holds a secret");
+        }
+    }
+
+    #[test]
+    fn gates_first_and_only_unlock_flows() {
+        let (env, _) = locked_env();
+        let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
+        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error, "flow_state");
+        let reset_flow = verified_flow(&env, "reset");
+        let e = unlock(&env.ctx(), UnlockRequest { flow: reset_flow }).unwrap_err();
+        assert_eq!((e.status, e.error), (409, "flow_state"));
+        assert_eq!(unlock(&env.ctx(), UnlockRequest::default()).unwrap_err().error, "missing_field");
+    }
+
+    #[test]
+    fn concurrent_unlocks_succeed_once() {
+        let (env, _) = locked_env();
+        let flow = verified_flow(&env, "unlock");
+        let ok = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..10 {
+                s.spawn(|| {
+                    if unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).is_ok() {
+                        ok.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(ok.load(Ordering::SeqCst), 1);
+    }
+}
