@@ -25,7 +25,7 @@ pub use domain::{
 };
 pub use platform::{counter, kv, request, secrets, store};
 pub use steps::{
-    account as signin, admin, change_password, contact_admin, identify, maintenance, register, send_code,
+    account as signin, admin, admin::maintenance, change_password, contact_admin, identify, register, send_code,
     set_password, unlock, verify_code,
 };
 

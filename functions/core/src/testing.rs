@@ -66,3 +66,135 @@ impl TestEnv {
         .unwrap()
     }
 }
+
+// Step-driving helpers the steps' tests share, so that no step's tests import
+// another step: this harness sits above every layer.
+
+pub use crate::steps::account::{SigninRequest, signin};
+pub use crate::steps::identify::{IdentifyRequest, IdentifyResponse, challenge, identify};
+pub use crate::steps::send_code::{SendCodeRequest, send as send_code};
+pub use crate::steps::verify_code::{VerifyRequest, verify as verify_code};
+use crate::domain::captcha::{self, Solution};
+use crate::domain::notify;
+use crate::errors::Result;
+use crate::flow::gate::SendCodeResponse;
+
+/// A solved CAPTCHA for `ctx` (difficulty from the stored policy).
+pub fn solved(ctx: &Ctx) -> Solution {
+    let c = challenge(ctx).unwrap();
+    Solution { solution: captcha::solve(&c.challenge, c.difficulty), challenge: c.challenge }
+}
+
+pub fn easy_env() -> TestEnv {
+    let env = TestEnv::new();
+    env.save_policy(|p| p.captcha_difficulty = 4);
+    env
+}
+
+pub fn start(env: &TestEnv, username: &str, purpose: &str) -> Result<IdentifyResponse> {
+    let ctx = env.ctx();
+    let captcha = Some(solved(&ctx));
+    identify(&ctx, IdentifyRequest { username: username.into(), captcha, purpose: purpose.into() })
+}
+
+pub fn send_to(env: &TestEnv, flow: &str, method: &str, destination: &str) -> Result<SendCodeResponse> {
+    let ctx = env.ctx();
+    send_code(
+        &ctx,
+        &env.outbox(),
+        SendCodeRequest { flow: flow.into(), method: method.into(), destination: destination.into() },
+    )
+}
+
+/// The code in the newest outbox message.
+pub fn last_code(env: &TestEnv) -> String {
+    let m = notify::outbox(&*env.store, 1).unwrap().remove(0).message;
+    m.body.chars().filter(char::is_ascii_digit).take(6).collect()
+}
+
+/// A reset flow with its one gate passed by email.
+pub fn verified_flow(env: &TestEnv, purpose: &str) -> String {
+    let flow = start(env, "jane@contoso.com", purpose).unwrap().flow;
+    send_to(env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+    let code = last_code(env);
+    verify_code(
+        &env.ctx(),
+        VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
+    )
+    .unwrap();
+    flow
+}
+
+#[cfg(test)]
+mod transitions {
+    //! Every step against a flow in every state: only the states the diagram in
+    //! this crate's README allows get past the state check; the rest get 409.
+
+    use super::*;
+    use crate::flow::{self, FlowState};
+    use crate::steps::set_password::{ResetRequest, reset};
+    use crate::steps::unlock::{UnlockRequest, unlock};
+
+    const STATES: [FlowState; 5] = [
+        FlowState::ChooseMethod,
+        FlowState::CodeSent,
+        FlowState::QuestionsAsked,
+        FlowState::Verified,
+        FlowState::Completed,
+    ];
+
+    /// A fresh flow of `purpose` for jane, brought into `state` the way the
+    /// steps bring it there (forced only for the two end states).
+    fn flow_in(env: &TestEnv, purpose: &str, state: FlowState) -> String {
+        let id = start(env, "jane@contoso.com", purpose).unwrap().flow;
+        match state {
+            FlowState::ChooseMethod => {}
+            FlowState::CodeSent => drop(send_to(env, &id, "email", "jane.doe@fabrikam.com").unwrap()),
+            FlowState::QuestionsAsked => drop(send_to(env, &id, "questions", "").unwrap()),
+            FlowState::Verified | FlowState::Completed => {
+                let (mut f, raw) = flow::load_any(&env.ctx(), &id).unwrap();
+                f.state = state;
+                flow::save(&env.ctx(), &f, &raw).unwrap();
+            }
+        }
+        id
+    }
+
+    fn is_state_error(r: std::result::Result<(), crate::errors::ApiError>) -> bool {
+        r.is_err_and(|e| e.status == 409 && e.error == "flow_state")
+    }
+
+    #[test]
+    fn each_step_runs_only_from_its_states() {
+        let env = easy_env();
+        env.save_policy(|p| {
+            p.throttles.emails_per_10_minutes = 1000;
+            p.throttles.sends_per_gate_per_hour = 1000;
+            p.throttles.identify_per_minute = 1000;
+        });
+        let jane = env.user_with_everything("jane@contoso.com");
+        let ctx = env.ctx();
+        // (step, purpose, states it may run from)
+        type Step<'a> = &'a dyn Fn(&str) -> std::result::Result<(), crate::errors::ApiError>;
+        let send: Step = &|f| send_to(&env, f, "email", "jane.doe@fabrikam.com").map(drop);
+        let verify: Step = &|f| {
+            verify_code(&ctx, VerifyRequest { flow: f.into(), method: "email".into(), code: Some("000000".into()), answers: None })
+                .map(drop)
+        };
+        let set: Step = &|f| reset(&ctx, &env.outbox(), ResetRequest { flow: f.into(), new_password: "violet kestrel harbour".into() }).map(drop);
+        let open: Step = &|f| unlock(&ctx, UnlockRequest { flow: f.into() }).map(drop);
+        let table: [(&str, Step, &str, &[FlowState]); 4] = [
+            ("send-code", send, "reset", &[FlowState::ChooseMethod, FlowState::CodeSent, FlowState::QuestionsAsked]),
+            ("verify-code", verify, "reset", &[FlowState::CodeSent]),
+            ("set-password", set, "reset", &[FlowState::Verified]),
+            ("unlock", open, "unlock", &[FlowState::Verified]),
+        ];
+        for (name, step, purpose, allowed) in table {
+            for state in STATES {
+                crate::domain::users::lock(&*env.store, &jane.id, None).unwrap();
+                let refused = is_state_error(step(&flow_in(&env, purpose, state)));
+                assert_eq!(refused, !allowed.contains(&state), "{name} from {state:?}");
+            }
+        }
+    }
+}

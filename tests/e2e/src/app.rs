@@ -41,8 +41,19 @@ pub fn on_real_spin() -> bool {
     std::env::var_os("UNLATCH_SPIN").is_some_and(|s| !s.is_empty())
 }
 
+/// A port free now and never handed out before in this process: the kernel
+/// reuses a just-released port, and two apps on one port would talk to each
+/// other's host.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl App {

@@ -5,7 +5,9 @@
 
 use crate::domain::blocklist;
 use crate::domain::hashing;
-use crate::domain::policy::PasswordRules;
+use crate::domain::policy::{PasswordRules, Policy};
+use crate::domain::users::User;
+use crate::errors::{ApiError, Result};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,6 +151,19 @@ pub fn check(rules: &PasswordRules, password: &str, who: &Subject) -> Vec<Violat
         add("same_as_current", "The new password must differ from your current password.".into());
     }
     v
+}
+
+/// Checks `new_password` against the policy for `user` (also used by the
+/// change-password branch): 422 `password_policy` listing every violation.
+pub fn enforce(policy: &Policy, user: &User, new_password: &str) -> Result<()> {
+    let who =
+        Subject { username: &user.username, display_name: &user.display_name, current_hash: Some(&user.password_hash) };
+    let violations = check(&policy.password, new_password, &who);
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::password_policy(serde_json::to_value(violations).unwrap_or_default()))
+    }
 }
 
 #[cfg(test)]

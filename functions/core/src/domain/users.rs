@@ -345,6 +345,9 @@ pub fn lock(store: &dyn Store, id: &str, until: Option<u64>) -> Result<User> {
     })
 }
 
+/// DESIGN.md §7: notices to administrators go to at most 100 of them.
+pub const MAX_ADMIN_RECIPIENTS: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,9 @@ use crate::platform::kv;
 use crate::domain::methods::MethodId;
 use serde::{Deserialize, Serialize};
 
+pub mod gate;
+pub mod registration;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
@@ -19,6 +22,8 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    pub const ALL: [Purpose; 3] = [Purpose::Reset, Purpose::Unlock, Purpose::Register];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Reset => "reset",
@@ -79,7 +84,7 @@ pub struct Flow {
     pub methods: Vec<MethodId>,
     /// For a `register` flow: the contact being proven, saved once verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registration: Option<crate::steps::register::Registration>,
+    pub registration: Option<registration::Registration>,
 }
 
 /// What the client should do next, as `next` in step responses.
@@ -103,6 +108,19 @@ impl Flow {
 
     pub fn all_gates_passed(&self) -> bool {
         self.gates_passed.len() >= self.gates_required as usize
+    }
+
+    /// 409 `flow_state` unless the flow is in one of `states`: each step runs
+    /// only from the states the diagram in this crate's README allows.
+    pub fn require_state(&self, states: &[FlowState]) -> Result<()> {
+        if states.contains(&self.state) {
+            return Ok(());
+        }
+        Err(ApiError::flow_state(match self.state {
+            FlowState::Verified => "Every verification step is done; continue to the last step.",
+            FlowState::Completed => "This session has already been used. Please start again.",
+            _ => "This step is out of order: finish the verification steps first.",
+        }))
     }
 }
 
@@ -164,6 +182,15 @@ pub fn load(ctx: &Ctx, id: &str, purposes: &[Purpose]) -> Result<(Flow, Vec<u8>)
         return Err(ApiError::flow_state("This session is for a different journey."));
     }
     Ok((flow, raw))
+}
+
+/// A live flow of any purpose: the steps that serve every journey load once
+/// and then match on [`Flow::purpose`].
+pub fn load_any(ctx: &Ctx, id: &str) -> Result<(Flow, Vec<u8>)> {
+    if id.trim().is_empty() {
+        return Err(ApiError::missing_field("flow"));
+    }
+    load(ctx, id.trim(), &Purpose::ALL)
 }
 
 /// Like [`load`], and the flow must belong to `user_id` (register flows bound to a session).

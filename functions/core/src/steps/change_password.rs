@@ -9,8 +9,8 @@ use crate::errors::{ApiError, Result};
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::policy::Policy;
 use crate::domain::session;
-use crate::steps::set_password::check_policy;
-use crate::steps::account::check_credentials;
+use crate::domain::password_policy;
+use crate::domain::credentials::check_credentials;
 use crate::domain::users::{self, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -73,7 +73,7 @@ pub fn change(ctx: &Ctx, notifier: &dyn Notifier, req: ChangeRequest) -> Result<
     if !user.password_managed_here {
         return Err(ApiError::contact_admin());
     }
-    check_policy(&policy, &user, &req.new_password)?;
+    password_policy::enforce(&policy, &user, &req.new_password)?;
     let updated = users::set_password(ctx, &user.id, &req.new_password)?;
     session::end_all(ctx, &user.id)?;
     audit::append(ctx, "password_changed", Some(&user.id), json!({ "sessions_ended": true }))?;
@@ -85,7 +85,7 @@ pub fn change(ctx: &Ctx, notifier: &dyn Notifier, req: ChangeRequest) -> Result<
 mod tests {
     use super::*;
     use crate::domain::notify;
-    use crate::steps::account::{SigninRequest, signin};
+    use crate::testing::{SigninRequest, signin};
     use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
 

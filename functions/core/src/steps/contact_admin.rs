@@ -11,7 +11,6 @@ use crate::errors::{ApiError, Result};
 use crate::flow;
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::policy::Policy;
-use crate::steps::set_password::MAX_ADMIN_RECIPIENTS;
 use crate::domain::throttle;
 use crate::domain::users;
 use serde::{Deserialize, Serialize};
@@ -122,7 +121,7 @@ fn recipients(ctx: &Ctx, policy: &Policy) -> Result<Vec<String>> {
     if helpdesk.contains('@') && !helpdesk.contains("://") && !helpdesk.contains(char::is_whitespace) {
         return Ok(vec![helpdesk.trim_start_matches("mailto:").to_owned()]);
     }
-    users::admin_emails(ctx.store, None, MAX_ADMIN_RECIPIENTS)
+    users::admin_emails(ctx.store, None, users::MAX_ADMIN_RECIPIENTS)
 }
 
 #[cfg(test)]

@@ -118,28 +118,23 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+
+    #[test]
+    fn captcha_solutions_may_be_numbers_or_digit_strings() {
+        use crate::platform::request::parse;
+        let a: IdentifyRequest = parse(br#"{"username":"u","captcha":{"challenge":"c","solution":42}}"#).unwrap();
+        let b: IdentifyRequest = parse(br#"{"username":"u","captcha":{"challenge":"c","solution":"42"}}"#).unwrap();
+        assert_eq!(a.captcha.unwrap().solution, 42);
+        assert_eq!(b.captcha.unwrap().solution, 42);
+        assert!(parse::<IdentifyRequest>(br#"{"captcha":{"challenge":"c","solution":"x"}}"#).is_err());
+    }
     use super::*;
-    use crate::testing::TestEnv;
+    use crate::testing::{easy_env, solved, start, TestEnv};
     use crate::domain::users::{NewUser, Role};
 
-    /// A solved CAPTCHA for `ctx` (difficulty from the stored policy).
-    pub fn solved(ctx: &Ctx) -> Solution {
-        let c = challenge(ctx).unwrap();
-        Solution { solution: captcha::solve(&c.challenge, c.difficulty), challenge: c.challenge }
-    }
 
-    pub fn easy_env() -> TestEnv {
-        let env = TestEnv::new();
-        env.save_policy(|p| p.captcha_difficulty = 4);
-        env
-    }
 
-    pub fn start(env: &TestEnv, username: &str, purpose: &str) -> Result<IdentifyResponse> {
-        let ctx = env.ctx();
-        let captcha = Some(solved(&ctx));
-        identify(&ctx, IdentifyRequest { username: username.into(), captcha, purpose: purpose.into() })
-    }
 
     #[test]
     fn a_registered_user_gets_a_flow_and_masked_methods() {

@@ -7,7 +7,6 @@ pub mod admin;
 pub mod change_password;
 pub mod contact_admin;
 pub mod identify;
-pub mod maintenance;
 pub mod register;
 pub mod send_code;
 pub mod set_password;

@@ -18,106 +18,20 @@ use crate::domain::notify::Notifier;
 use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions::{self, PREDEFINED, Question};
-use crate::steps::send_code::{self, SendCodeResponse};
 use crate::domain::session::{self, Session};
-use crate::steps::account::reconfirm_due;
+use crate::domain::security_info::{Contact, reconfirm_due, registered};
+use crate::flow::registration::Registration;
+use crate::domain::email;
 use crate::domain::users::{self, SecurityAnswer, User};
-use crate::steps::verify_code::{self, VerifyResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::Cell;
 
-/// A contact a user registers, in the seed's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Contact {
-    AuthenticationPhone,
-    OfficePhone,
-    AlternateEmail,
-    SecurityQuestions,
-}
 
-impl Contact {
-    pub const ALL: [Contact; 4] =
-        [Contact::AuthenticationPhone, Contact::OfficePhone, Contact::AlternateEmail, Contact::SecurityQuestions];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Contact::AuthenticationPhone => "authentication_phone",
-            Contact::OfficePhone => "office_phone",
-            Contact::AlternateEmail => "alternate_email",
-            Contact::SecurityQuestions => "security_questions",
-        }
-    }
 
-    pub fn parse(s: &str) -> Option<Contact> {
-        Contact::ALL.into_iter().find(|c| c.as_str() == s.trim())
-    }
 
-    /// Whether the policy lets this contact be used at reset time at all.
-    fn allowed(self, policy: &Policy, user: &User) -> bool {
-        let a = |m| policy.methods_allowed.contains(&m);
-        match self {
-            Contact::AuthenticationPhone => a(MethodId::MobileText) || a(MethodId::MobileCall),
-            Contact::OfficePhone => a(MethodId::OfficeCall),
-            Contact::AlternateEmail => a(MethodId::Email),
-            // Admins may not use questions (as in Entra).
-            Contact::SecurityQuestions => a(MethodId::Questions) && !user.is_admin(),
-        }
-    }
 
-    /// Whether the user has this contact registered (counting what an admin set).
-    fn registered(self, policy: &Policy, user: &User) -> bool {
-        let c = &user.contacts;
-        match self {
-            Contact::AuthenticationPhone => !c.mobiles().is_empty(),
-            Contact::OfficePhone => c.office_phone.is_some(),
-            Contact::AlternateEmail => !c.emails().is_empty(),
-            Contact::SecurityQuestions => user.security_answers.len() >= policy.questions_to_register as usize,
-        }
-    }
-}
-
-/// What a `register` flow proves (kept in the flow record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registration {
-    pub contact: Contact,
-    #[serde(default)]
-    pub phone: Option<Phone>,
-    #[serde(default)]
-    pub email: Option<String>,
-    /// The storage key of the session that started it; the flow ends with it.
-    pub session_key: String,
-}
-
-impl Registration {
-    /// The normalised destination codes go to.
-    fn destination(&self) -> String {
-        match (&self.phone, &self.email) {
-            (Some(p), _) => p.e164(),
-            (None, Some(e)) => e.clone(),
-            _ => String::new(),
-        }
-    }
-
-    fn hint(&self) -> String {
-        match (&self.phone, &self.email) {
-            (Some(p), _) => mask::phone(p),
-            (None, Some(e)) => mask::email(e),
-            _ => String::new(),
-        }
-    }
-}
-
-/// Registered contacts usable for reset under the policy.
-pub fn registered(policy: &Policy, user: &User) -> Vec<Contact> {
-    Contact::ALL.into_iter().filter(|c| c.allowed(policy, user) && c.registered(policy, user)).collect()
-}
-
-/// Whether the user has registered the number of methods the policy requires.
-pub fn is_complete(policy: &Policy, user: &User) -> bool {
-    registered(policy, user).len() >= user.gates_required(policy) as usize
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PhoneView {
@@ -239,22 +153,6 @@ fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(422, "invalid_destination", message.to_owned()).with_details(json!({ "field": field }))
 }
 
-/// A plausible email address, lower-cased: one `@`, a dotted domain, no spaces, at most 254 characters.
-pub fn normalise_email(s: &str) -> Option<String> {
-    let e = s.trim().to_lowercase();
-    let (local, domain) = e.split_once('@')?;
-    let ok = e.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')'));
-    ok.then_some(e)
-}
 
 fn parse_phone(req: &StartRequest, mode: PhoneMode) -> Result<Phone> {
     let cc = phone::digits(&req.country_code);
@@ -312,7 +210,7 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
             (Some(parse_phone(&req, PhoneMode::Call)?), None, MethodId::OfficeCall)
         }
         Contact::AlternateEmail => {
-            let e = normalise_email(&req.destination)
+            let e = email::normalise(&req.destination)
                 .ok_or_else(|| invalid("destination", "Enter a valid email address."))?;
             (None, Some(e), MethodId::Email)
         }
@@ -340,103 +238,9 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     })
 }
 
-/// The live register flow `id` names, if it is one (send/verify-code branch on this).
-pub(crate) fn register_flow(ctx: &Ctx, id: &str) -> Option<(Flow, Vec<u8>)> {
-    flow::load(ctx, id.trim(), &[Purpose::Register]).ok()
-}
 
-/// The flow's registration, its method, and a live session of its user.
-fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration> {
-    let reg = flow
-        .registration
-        .clone()
-        .ok_or_else(|| ApiError::flow_state("This registration session is incomplete; start again."))?;
-    let s = session::load_by_key(ctx, &reg.session_key)?;
-    if s.user_id != flow.user_id {
-        return Err(session::not_signed_in());
-    }
-    if !flow.methods.contains(&method) {
-        return Err(ApiError::method_unavailable());
-    }
-    Ok(reg)
-}
 
-/// Send-code for a register flow: the typed destination must be the one being registered.
-pub(crate) fn send_code(
-    ctx: &Ctx,
-    notifier: &dyn Notifier,
-    flow: Flow,
-    raw: Vec<u8>,
-    method: MethodId,
-    typed: &str,
-) -> Result<SendCodeResponse> {
-    let reg = flow_checks(ctx, &flow, method)?;
-    let policy = Policy::load(ctx.store)?;
-    send_code::count_send(ctx, &policy, &flow.user_id, method)?;
-    if typed.trim().is_empty() {
-        return Err(ApiError::missing_field("destination"));
-    }
-    let same = match (&reg.phone, &reg.email) {
-        (Some(p), _) => p.matches(typed),
-        (None, Some(e)) => normalise_email(typed).as_deref() == Some(e.as_str()),
-        _ => false,
-    };
-    if !same {
-        return Err(ApiError::destination_mismatch());
-    }
-    let user_id = flow.user_id.clone();
-    send_code::deliver(ctx, notifier, &policy, flow, &raw, &user_id, method, reg.destination())
-}
 
-/// Verify-code for a register flow: on the right code the contact is saved (once).
-pub(crate) fn verify_code(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<&str>) -> Result<VerifyResponse> {
-    let typed = verify_code::typed_code(code)?;
-    let reg = flow_checks(ctx, &flow, method)?;
-    let policy = Policy::load(ctx.store)?;
-    let code_id = match verify_code::check_code(ctx, &policy, &flow, method, typed, &flow.user_id, false)? {
-        Ok(code_id) => code_id,
-        Err(left) => {
-            audit::append(
-                ctx,
-                "verification_failed",
-                Some(&flow.user_id),
-                json!({ "flow_purpose": "register", "method": method.as_str() }),
-            )?;
-            return Err(ApiError::wrong_code(left));
-        }
-    };
-    // Exactly once, even if the right code arrives twice at the same moment.
-    flow::consume(ctx, &flow)?;
-    ctx.store.delete(&verify_code::attempts_key(&flow.id, &code_id))?;
-    let now = ctx.now();
-    let replaced = Cell::new(false);
-    users::update(ctx.store, &flow.user_id, |u| {
-        let c = &mut u.contacts;
-        let had = match reg.contact {
-            Contact::AuthenticationPhone => {
-                c.authentication_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
-            }
-            Contact::OfficePhone => {
-                c.office_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
-            }
-            Contact::AlternateEmail => c.alternate_email.replace(reg.email.clone().unwrap_or_default()).is_some(),
-            Contact::SecurityQuestions => false,
-        };
-        replaced.set(had);
-        u.registered_at = Some(now);
-    })?;
-    audit::append(
-        ctx,
-        "registration_changed",
-        Some(&flow.user_id),
-        json!({ "method": reg.contact.as_str(), "action": if replaced.get() { "replaced" } else { "added" }, "to": reg.hint() }),
-    )?;
-    Ok(VerifyResponse {
-        gates_passed: 1,
-        gates_required: 1,
-        next: flow::next_step(&Flow { gates_passed: vec![method], ..flow }),
-    })
-}
 
 // ---- security questions
 
@@ -653,11 +457,12 @@ mod tests {
     use super::*;
     use crate::domain::notify;
     use crate::domain::phone::Phone;
-    use crate::steps::send_code::SendCodeRequest;
+    use crate::flow::gate::VerifyResponse;
+    use crate::testing::{SendCodeRequest, send_code};
     use crate::platform::store::Store;
     use crate::testing::TestEnv;
     use crate::domain::users::NewUser;
-    use crate::steps::verify_code::VerifyRequest;
+    use crate::testing::{VerifyRequest, verify_code};
 
     struct Signed {
         env: TestEnv,
@@ -701,12 +506,12 @@ mod tests {
             },
         )?;
         let m = r.send_code.method.as_str().to_owned();
-        send_code::send(
+        send_code(
             &ctx,
             &s.env.outbox(),
             SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() },
         )?;
-        crate::steps::verify_code::verify(
+        verify_code(
             &ctx,
             VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None },
         )
@@ -790,7 +595,7 @@ mod tests {
         )
         .unwrap();
         let send = |dest: &str| {
-            send_code::send(
+            send_code(
                 &ctx,
                 &s.env.outbox(),
                 SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: dest.into() },
@@ -798,7 +603,7 @@ mod tests {
         };
         assert_eq!(send("other@fabrikam.com").unwrap_err().error, "destination_mismatch");
         assert_eq!(
-            send_code::send(
+            send_code(
                 &ctx,
                 &s.env.outbox(),
                 SendCodeRequest { flow: r.flow.clone(), method: "mobile_text".into(), destination: "x".into() }
@@ -811,7 +616,7 @@ mod tests {
         let code = last_code(&s.env);
         let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
         let v = |c: &str| {
-            crate::steps::verify_code::verify(
+            verify_code(
                 &ctx,
                 VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(c.into()), answers: None },
             )
@@ -821,7 +626,7 @@ mod tests {
         assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
         // Questions are not a register-flow method.
         assert_eq!(
-            crate::steps::verify_code::verify(
+            verify_code(
                 &ctx,
                 VerifyRequest {
                     flow: r.flow.clone(),
@@ -854,7 +659,7 @@ mod tests {
             },
         )
         .unwrap();
-        send_code::send(
+        send_code(
             &ctx,
             &s.env.outbox(),
             SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: "sam@fabrikam.com".into() },
@@ -862,7 +667,7 @@ mod tests {
         .unwrap();
         let code = last_code(&s.env);
         let v = || {
-            crate::steps::verify_code::verify(
+            verify_code(
                 &ctx,
                 VerifyRequest { flow: r.flow.clone(), method: "email".into(), code: Some(code.clone()), answers: None },
             )

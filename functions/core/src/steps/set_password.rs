@@ -5,7 +5,7 @@
 use crate::domain::audit;
 use crate::platform::ctx::Ctx;
 use crate::errors::{ApiError, Result};
-use crate::flow::{self, Purpose};
+use crate::flow::{self, FlowState, Purpose};
 use crate::domain::methods::MethodId;
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::password_policy::{self, Subject};
@@ -28,18 +28,6 @@ pub struct ResetResponse {
     pub status: &'static str,
 }
 
-/// Checks `new_password` against the policy for `user` (also used by the
-/// change-password branch): 422 `password_policy` listing every violation.
-pub fn check_policy(policy: &Policy, user: &User, new_password: &str) -> Result<()> {
-    let who =
-        Subject { username: &user.username, display_name: &user.display_name, current_hash: Some(&user.password_hash) };
-    let violations = password_policy::check(&policy.password, new_password, &who);
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::password_policy(serde_json::to_value(violations).unwrap_or_default()))
-    }
-}
 
 /// Clears what a successful reset ends: failed proofs, the block, and this
 /// hour's send/validation counters.
@@ -54,8 +42,6 @@ fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// DESIGN.md §7: notices to administrators go to at most 100 of them.
-pub const MAX_ADMIN_RECIPIENTS: usize = 100;
 
 /// Tells the user (and, by policy, the admins about an admin) that the password
 /// was reset. A delivery failure does not undo the reset; it is audited.
@@ -83,7 +69,7 @@ fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User
         }
     }
     if user.is_admin() && policy.notify_admins_on_admin_reset {
-        for email in users::admin_emails(ctx.store, Some(&user.id), MAX_ADMIN_RECIPIENTS)? {
+        for email in users::admin_emails(ctx.store, Some(&user.id), users::MAX_ADMIN_RECIPIENTS)? {
             messages.push(Message {
                 channel: Channel::Email,
                 to: email,
@@ -109,14 +95,12 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
         return Err(ApiError::missing_field("new_password"));
     }
     let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Reset])?;
-    if !flow.all_gates_passed() {
-        return Err(ApiError::flow_state("Verify your identity first."));
-    }
+    flow.require_state(&[FlowState::Verified])?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
     throttle::check_blocked(ctx, &user.id)?;
     let policy = Policy::load(ctx.store)?;
     // A policy failure leaves the flow usable for another try.
-    check_policy(&policy, &user, &req.new_password)?;
+    password_policy::enforce(&policy, &user, &req.new_password)?;
     flow::consume(ctx, &flow)?;
 
     let updated = users::set_password(ctx, &user.id, &req.new_password)?;
@@ -137,26 +121,13 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::steps::identify::tests::{easy_env, start};
+    use crate::testing::{easy_env, last_code, send_to, start, verified_flow};
     use crate::domain::notify;
-    use crate::steps::send_code::tests::{last_code, send_to};
     use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
-    use crate::steps::verify_code::{VerifyRequest, verify};
+    use crate::testing::{VerifyRequest, verify_code as verify};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A reset flow with its one gate passed by email.
-    pub fn verified_flow(env: &TestEnv, purpose: &str) -> String {
-        let flow = start(env, "jane@contoso.com", purpose).unwrap().flow;
-        send_to(env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
-        let code = last_code(env);
-        verify(
-            &env.ctx(),
-            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
-        )
-        .unwrap();
-        flow
-    }
 
     fn reset_with(env: &TestEnv, flow: &str, pw: &str) -> Result<ResetResponse> {
         reset(&env.ctx(), &env.outbox(), ResetRequest { flow: flow.into(), new_password: pw.into() })

@@ -4,7 +4,7 @@
 use crate::domain::audit;
 use crate::platform::ctx::Ctx;
 use crate::errors::{ApiError, Result};
-use crate::flow::{self, Purpose};
+use crate::flow::{self, FlowState, Purpose};
 use crate::domain::throttle;
 use crate::domain::users;
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,7 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
         return Err(ApiError::missing_field("flow"));
     }
     let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Unlock])?;
-    if !flow.all_gates_passed() {
-        return Err(ApiError::flow_state("Verify your identity first."));
-    }
+    flow.require_state(&[FlowState::Verified])?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
     throttle::check_blocked(ctx, &user.id)?;
     flow::consume(ctx, &flow)?;
@@ -44,8 +42,8 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::identify::tests::{easy_env, start};
-    use crate::steps::set_password::tests::verified_flow;
+    use crate::testing::{easy_env, start};
+    use crate::testing::verified_flow;
     use crate::testing::{PASSWORD, TestEnv};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -77,9 +75,9 @@ mod tests {
     #[test]
     fn two_gate_unlock_by_call_and_questions_keeps_answers_secret() {
         use crate::domain::questions::PREDEFINED;
-        use crate::steps::send_code::tests::{last_code, send_to};
+        use crate::testing::{last_code, send_to};
         use crate::platform::store::Store;
-        use crate::steps::verify_code::{VerifyRequest, verify};
+        use crate::testing::{VerifyRequest, verify_code as verify};
         let (env, id) = locked_env();
         env.save_policy(|p| p.gates_required = 2);
         let started = start(&env, "jane@contoso.com", "unlock").unwrap();

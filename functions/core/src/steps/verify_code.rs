@@ -1,23 +1,23 @@
 //! `POST /api/verify-code`: prove a gate with the code that was sent, or with
-//! answers to the drawn security questions.
+//! answers to the drawn security questions. A `register` flow proves its new
+//! contact through this same step.
 //!
 //! Every try is counted (atomically) before the secret is compared, so however
 //! many guesses arrive at once, at most `code_attempts` are ever evaluated.
 
 use crate::domain::audit;
-use crate::domain::code;
-use crate::platform::counter::Counter;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow::{self, Flow, FlowState};
-use crate::platform::kv;
 use crate::domain::methods::MethodId;
 use crate::domain::policy::Policy;
 use crate::domain::questions::{self, Answer};
-use crate::steps::send_code::{gate_context, parse_method};
 use crate::domain::throttle;
 use crate::domain::users::User;
-use serde::{Deserialize, Serialize};
+use crate::errors::{ApiError, Result};
+use crate::flow::gate::{self, VerifyResponse};
+use crate::flow::{self, Flow, FlowState, Purpose, registration};
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::platform::kv;
+use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,46 +31,35 @@ pub struct VerifyRequest {
     pub answers: Option<Vec<Answer>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyResponse {
-    pub gates_passed: u8,
-    pub gates_required: u8,
-    /// `choose_method` (another gate is needed), `set_password` or `unlock`.
-    pub next: &'static str,
-}
-
-pub(crate) fn attempts_key(flow_id: &str, code_id: &str) -> String {
-    format!("code-attempts:{flow_id}:{code_id}")
+/// `POST /api/verify-code`.
+pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
+    let method = gate::parse_method(&req.method)?;
+    let (flow, _raw) = flow::load_any(ctx, &req.flow)?;
+    if flow.purpose == Purpose::Register {
+        return registration::verify(ctx, flow, method, req.code.as_deref());
+    }
+    if method == MethodId::Questions {
+        return verify_answers(ctx, flow, req.answers);
+    }
+    let typed = gate::typed_code(req.code.as_deref())?;
+    flow.require_state(&[FlowState::CodeSent])?;
+    // The block is checked after counting, so a burned code keeps answering 410.
+    let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
+    match gate::check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
+        Ok(code_id) => {
+            let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
+            Counter::new(ctx.store, gate::attempts_key(&flow.id, &code_id)).delete()?;
+            passed(ctx, &done, method)
+        }
+        Err(attempts_left) => {
+            failed(ctx, &policy, &user, method)?;
+            Err(ApiError::wrong_code(attempts_left))
+        }
+    }
 }
 
 fn draw_key(flow_id: &str, draw_id: &str) -> String {
     format!("questions-answered:{flow_id}:{draw_id}")
-}
-
-/// Marks `method` passed, provided the flow still holds the same pending
-/// code or question draw (`token`) the caller evaluated; retried on a CAS race.
-fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Result<Flow> {
-    for _ in 0..8 {
-        let (mut flow, raw) = flow::load(ctx, flow_id, &[flow::Purpose::Reset, flow::Purpose::Unlock])?;
-        let current = match method {
-            MethodId::Questions => Some(flow.draw_id.as_str()),
-            _ => flow.pending.as_ref().filter(|p| p.method == method).map(|p| p.code_id.as_str()),
-        };
-        if current != Some(token) || flow.factor_used(method) {
-            return Err(ApiError::flow_state("This code or set of questions was replaced by a newer one."));
-        }
-        flow.gates_passed.push(method);
-        flow.pending = None;
-        flow.questions.clear();
-        flow.draw_id.clear();
-        flow.state = if flow.all_gates_passed() { FlowState::Verified } else { FlowState::ChooseMethod };
-        match flow::save(ctx, &flow, &raw) {
-            Ok(_) => return Ok(flow),
-            Err(e) if e.error == "flow_state" => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::flow_state("This session is busy; please try again."))
 }
 
 fn passed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<VerifyResponse> {
@@ -93,95 +82,15 @@ fn failed(ctx: &Ctx, policy: &Policy, user: &User, method: MethodId) -> Result<(
     Ok(())
 }
 
-/// `POST /api/verify-code`.
-pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
-    let method = parse_method(&req.method)?;
-    // Registration proves a new contact through this same step.
-    if let Some((flow, _raw)) = crate::steps::register::register_flow(ctx, &req.flow) {
-        return crate::steps::register::verify_code(ctx, flow, method, req.code.as_deref());
-    }
-    if method == MethodId::Questions {
-        return verify_answers(ctx, req);
-    }
-    let typed = typed_code(req.code.as_deref())?;
-    // The block is checked after counting, so a burned code keeps answering 410.
-    let (flow, _raw, user, policy) = gate_context(ctx, &req.flow, method, false)?;
-    match check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
-        Ok(code_id) => {
-            let done = pass_gate(ctx, &flow.id, method, &code_id)?;
-            ctx.store.delete(&attempts_key(&flow.id, &code_id))?;
-            passed(ctx, &done, method)
-        }
-        Err(attempts_left) => {
-            failed(ctx, &policy, &user, method)?;
-            Err(ApiError::wrong_code(attempts_left))
-        }
-    }
-}
-
-/// The typed code, trimmed: missing → 400 `missing_field`, absurdly long → 400.
-pub(crate) fn typed_code(code: Option<&str>) -> Result<&str> {
-    let typed = code.map(str::trim).unwrap_or_default();
-    if typed.is_empty() {
-        return Err(ApiError::missing_field("code"));
-    }
-    if typed.len() > 32 {
-        return Err(ApiError::bad_request("A code has 6 digits."));
-    }
-    Ok(typed)
-}
-
-/// The rules every code check shares, whatever the flow's purpose: a code must
-/// be out for `method` and unexpired; the try is counted before comparing (the
-/// n-th concurrent guess sees n, so only the first `code_attempts` go on);
-/// resets may be blocked (`check_block`); validations are throttled per method.
-/// `Ok(Ok(code_id))` on a match, `Ok(Err(attempts_left))` on a miss.
-pub(crate) fn check_code(
-    ctx: &Ctx,
-    policy: &Policy,
-    flow: &Flow,
-    method: MethodId,
-    typed: &str,
-    user_id: &str,
-    check_block: bool,
-) -> Result<std::result::Result<String, u32>> {
-    let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method) else {
-        return Err(ApiError::flow_state("No code was sent for this option; request one first."));
-    };
-    if ctx.now() >= pending.expires_at {
-        return Err(ApiError::code_expired());
-    }
-    let limit = policy.throttles.code_attempts as i64;
-    let n = Counter::new(ctx.store, attempts_key(&flow.id, &pending.code_id)).add(1)?;
-    if n > limit {
-        return Err(ApiError::code_burned());
-    }
-    if check_block {
-        throttle::check_blocked(ctx, user_id)?;
-    }
-    throttle::hit(
-        ctx,
-        "validate",
-        &format!("{user_id}:{}", method.as_str()),
-        policy.throttles.validations_per_gate_per_hour,
-        3600,
-    )?;
-    if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
-        Ok(Ok(pending.code_id.clone()))
-    } else {
-        Ok(Err((limit - n) as u32))
-    }
-}
-
-fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
-    let Some(answers) = req.answers.filter(|a| !a.is_empty()) else {
+fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result<VerifyResponse> {
+    let Some(answers) = answers.filter(|a| !a.is_empty()) else {
         return Err(ApiError::missing_field("answers"));
     };
     if answers.len() > 10 || answers.iter().any(|a| a.answer.len() > 200 || a.id.len() > 64) {
         return Err(ApiError::bad_request("Too many or too long answers."));
     }
     let method = MethodId::Questions;
-    let (flow, _raw, user, policy) = gate_context(ctx, &req.flow, method, true)?;
+    let (user, policy) = gate::gate_context(ctx, &flow, method, true)?;
     if flow.state != FlowState::QuestionsAsked || flow.questions.is_empty() {
         return Err(ApiError::flow_state("No questions were asked; choose the questions option first."));
     }
@@ -199,7 +108,7 @@ fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
     }
 
     if questions::all_match(&user.security_answers, &flow.questions, &answers) {
-        let done = pass_gate(ctx, &flow.id, method, &flow.draw_id)?;
+        let done = gate::pass_gate(ctx, &flow.id, method, &flow.draw_id)?;
         return passed(ctx, &done, method);
     }
     failed(ctx, &policy, &user, method)?;
@@ -215,9 +124,8 @@ fn verify_answers(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::identify::tests::{easy_env, start};
+    use crate::testing::{easy_env, last_code, send_to, start};
     use crate::domain::questions::PREDEFINED;
-    use crate::steps::send_code::tests::{last_code, send_to};
     use crate::testing::TestEnv;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,12 +1,28 @@
 //! KV has no expiry, so stale records are swept: ended throttle windows,
 //! spent CAPTCHA nonces, old failed-proof days, ended blocks, and flows a day
 //! past expiry with their attempt counters, expired sessions. The admin API's
-//! `POST /api/admin/maintenance/sweep` runs it; it is bounded per call.
+//! `POST /api/admin/maintenance/sweep` runs it ([`admin_sweep`], re-exported
+//! as `admin::sweep`); it is bounded per call.
 
-use crate::platform::ctx::Ctx;
+use super::ACTOR;
+use crate::domain::audit;
+use crate::domain::throttle;
 use crate::errors::Result;
 use crate::flow;
-use crate::domain::throttle;
+use crate::platform::ctx::Ctx;
+use serde_json::{Value, json};
+
+/// Stale keys one sweep may remove per family (bounded so a call stays short).
+pub const SWEEP_BATCH: usize = 1000;
+
+/// `POST /api/admin/maintenance/sweep` → `{removed}`: KV has no expiry, so an
+/// operator's scheduler calls this now and then to drop ended windows, spent
+/// nonces, old flows and expired sessions.
+pub fn admin_sweep(ctx: &Ctx) -> Result<Value> {
+    let removed = sweep(ctx, SWEEP_BATCH)?;
+    audit::append(ctx, "admin_sweep", None, json!({ "actor": ACTOR, "removed": removed }))?;
+    Ok(json!({ "removed": removed }))
+}
 
 /// A key prefix and the test for whether one of its keys is stale.
 type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
@@ -52,10 +68,8 @@ fn flow_gone(ctx: &Ctx, key: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::identify::tests::{easy_env, start};
-    use crate::steps::send_code::tests::send_to;
     use crate::platform::store::Store;
-    use crate::steps::verify_code::{VerifyRequest, verify};
+    use crate::testing::{VerifyRequest, easy_env, send_to, start, verify_code as verify};
 
     #[test]
     fn stale_records_go_and_live_ones_stay() {

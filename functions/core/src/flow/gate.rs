@@ -1,0 +1,238 @@
+//! The gate every journey shares: a code sent to a method and checked, or a
+//! question draw answered, moving a flow's state. Reset, unlock and the
+//! registration proof call these; the steps only decide which applies.
+
+use crate::domain::audit;
+use crate::domain::code;
+use crate::domain::mask;
+use crate::domain::methods::{Kind, MethodId};
+use crate::domain::notify::{Channel, Message, Notifier};
+use crate::domain::policy::Policy;
+use crate::domain::questions::Question;
+use crate::domain::throttle;
+use crate::domain::users::{self, User};
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, Flow, FlowState, PendingCode};
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::platform::kv;
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendCodeResponse {
+    /// Seconds the code stays valid (code methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// The drawn questions (method `questions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<Question>>,
+}
+
+impl SendCodeResponse {
+    /// 202 for a code handed to delivery, 200 for questions shown at once.
+    pub fn status(&self) -> u16 {
+        if self.questions.is_some() { 200 } else { 202 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyResponse {
+    pub gates_passed: u8,
+    pub gates_required: u8,
+    /// `choose_method` (another gate is needed), `set_password` or `unlock`.
+    pub next: &'static str,
+}
+
+pub fn attempts_key(flow_id: &str, code_id: &str) -> String {
+    format!("code-attempts:{flow_id}:{code_id}")
+}
+
+pub fn parse_method(method: &str) -> Result<MethodId> {
+    if method.trim().is_empty() {
+        return Err(ApiError::missing_field("method"));
+    }
+    MethodId::parse(method.trim()).ok_or_else(|| ApiError::bad_request(format!("Unknown method `{}`.", method.trim())))
+}
+
+/// The user and the policy, after the checks every reset/unlock gate step
+/// shares on the loaded flow: still choosing gates, a method offered and not
+/// yet used (nor its factor), and (when `check_block`) resets not blocked.
+pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId, check_block: bool) -> Result<(User, Policy)> {
+    if flow.all_gates_passed() {
+        return Err(ApiError::flow_state("Every verification step is done; continue to the last step."));
+    }
+    if flow.factor_used(method) {
+        return Err(ApiError::flow_state(
+            "This option, or another way to reach the same phone, was already used; choose a different one.",
+        ));
+    }
+    let policy = Policy::load(ctx.store)?;
+    let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
+    if !flow.methods.contains(&method) || !user.available_methods(&policy).contains(&method) {
+        return Err(ApiError::method_unavailable());
+    }
+    if check_block {
+        throttle::check_blocked(ctx, &user.id)?;
+    }
+    Ok((user, policy))
+}
+
+/// Counts one send for the user's method. Counted before the destination is
+/// compared, so mismatches cannot probe numbers endlessly. Email has its own
+/// budget (10 per 10 minutes, per user); phones and question draws get 5 per
+/// method per hour, as in Entra. Registration sends share these budgets.
+pub fn count_send(ctx: &Ctx, policy: &Policy, user_id: &str, method: MethodId) -> Result<()> {
+    let t = &policy.throttles;
+    if method == MethodId::Email {
+        throttle::hit(ctx, "email", user_id, t.emails_per_10_minutes, 600)
+    } else {
+        throttle::hit(ctx, "send", &format!("{user_id}:{}", method.as_str()), t.sends_per_gate_per_hour, 3600)
+    }
+}
+
+fn message(method: MethodId, to: String, code: &str, minutes: u64) -> Message {
+    let (channel, body) = match method.kind() {
+        Kind::Email => (
+            Channel::Email,
+            format!(
+                "Your verification code is {code}. It expires in {minutes} minutes. If you did not ask to reset your password, tell your administrator."
+            ),
+        ),
+        // A call reads the digits one by one.
+        Kind::Voice => {
+            let spoken = code.chars().map(String::from).collect::<Vec<_>>().join(" ");
+            (Channel::Voice, format!("Your verification code is {spoken}. Again: {spoken}."))
+        }
+        _ => (Channel::Sms, format!("{code} is your verification code. It expires in {minutes} minutes.")),
+    };
+    Message { channel, to, subject: "Your verification code".into(), body }
+}
+
+/// Makes a fresh code for `method` (replacing any earlier one), stores only
+/// its keyed hash in the flow, and sends it to `to` (normalised destination).
+#[allow(clippy::too_many_arguments)]
+pub fn deliver(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    policy: &Policy,
+    mut flow: Flow,
+    raw: &[u8],
+    user_id: &str,
+    method: MethodId,
+    to: String,
+) -> Result<SendCodeResponse> {
+    let plain = code::generate(ctx.random);
+    let code_id = kv::random_hex(ctx.random, 8);
+    flow.pending = Some(PendingCode {
+        method,
+        hash: code::hash(&ctx.secrets.code_key, &flow.id, &code_id, &plain),
+        code_id,
+        expires_at: ctx.now() + policy.code_lifetime_seconds,
+        destination: to.clone(),
+    });
+    flow.questions.clear();
+    flow.state = FlowState::CodeSent;
+    flow::save(ctx, &flow, raw)?;
+
+    let hint = if method == MethodId::Email {
+        mask::email(&to)
+    } else {
+        format!("+•••{}", &to[to.len().saturating_sub(2)..])
+    };
+    let msg = message(method, to, &plain, policy.code_lifetime_seconds.div_ceil(60));
+    if let Err(e) = notifier.send(&msg) {
+        audit::append(ctx, "delivery_failed", Some(user_id), json!({ "method": method.as_str(), "to": hint }))?;
+        return Err(ApiError::delivery_failed(format!(
+            "The code could not be sent ({}). Please try again or choose another option.",
+            e.0
+        )));
+    }
+    audit::append(
+        ctx,
+        "code_sent",
+        Some(user_id),
+        json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }),
+    )?;
+    Ok(SendCodeResponse { expires_in: Some(policy.code_lifetime_seconds), questions: None })
+}
+
+/// The typed code, trimmed: missing → 400 `missing_field`, absurdly long → 400.
+pub fn typed_code(code: Option<&str>) -> Result<&str> {
+    let typed = code.map(str::trim).unwrap_or_default();
+    if typed.is_empty() {
+        return Err(ApiError::missing_field("code"));
+    }
+    if typed.len() > 32 {
+        return Err(ApiError::bad_request("A code has 6 digits."));
+    }
+    Ok(typed)
+}
+
+/// The rules every code check shares, whatever the flow's purpose: a code must
+/// be out for `method` and unexpired; the try is counted before comparing (the
+/// n-th concurrent guess sees n, so only the first `code_attempts` go on);
+/// resets may be blocked (`check_block`); validations are throttled per method.
+/// `Ok(Ok(code_id))` on a match, `Ok(Err(attempts_left))` on a miss.
+pub fn check_code(
+    ctx: &Ctx,
+    policy: &Policy,
+    flow: &Flow,
+    method: MethodId,
+    typed: &str,
+    user_id: &str,
+    check_block: bool,
+) -> Result<std::result::Result<String, u32>> {
+    let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method) else {
+        return Err(ApiError::flow_state("No code was sent for this option; request one first."));
+    };
+    if ctx.now() >= pending.expires_at {
+        return Err(ApiError::code_expired());
+    }
+    let limit = policy.throttles.code_attempts as i64;
+    let n = Counter::new(ctx.store, attempts_key(&flow.id, &pending.code_id)).add(1)?;
+    if n > limit {
+        return Err(ApiError::code_burned());
+    }
+    if check_block {
+        throttle::check_blocked(ctx, user_id)?;
+    }
+    throttle::hit(
+        ctx,
+        "validate",
+        &format!("{user_id}:{}", method.as_str()),
+        policy.throttles.validations_per_gate_per_hour,
+        3600,
+    )?;
+    if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
+        Ok(Ok(pending.code_id.clone()))
+    } else {
+        Ok(Err((limit - n) as u32))
+    }
+}
+
+/// Marks `method` passed, provided the flow still holds the same pending
+/// code or question draw (`token`) the caller evaluated; retried on a CAS race.
+pub fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Result<Flow> {
+    for _ in 0..8 {
+        let (mut flow, raw) = flow::load(ctx, flow_id, &[flow::Purpose::Reset, flow::Purpose::Unlock])?;
+        let current = match method {
+            MethodId::Questions => Some(flow.draw_id.as_str()),
+            _ => flow.pending.as_ref().filter(|p| p.method == method).map(|p| p.code_id.as_str()),
+        };
+        if current != Some(token) || flow.factor_used(method) {
+            return Err(ApiError::flow_state("This code or set of questions was replaced by a newer one."));
+        }
+        flow.gates_passed.push(method);
+        flow.pending = None;
+        flow.questions.clear();
+        flow.draw_id.clear();
+        flow.state = if flow.all_gates_passed() { FlowState::Verified } else { FlowState::ChooseMethod };
+        match flow::save(ctx, &flow, &raw) {
+            Ok(_) => return Ok(flow),
+            Err(e) if e.error == "flow_state" => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::flow_state("This session is busy; please try again."))
+}

@@ -1,0 +1,145 @@
+//! The registration proof: a `register` flow proves one new phone or email
+//! through the same send-code / verify-code gate as a reset, bound to the
+//! user and the session that started it, and saves the contact once verified.
+
+use crate::domain::audit;
+use crate::domain::email;
+use crate::domain::mask;
+use crate::domain::methods::MethodId;
+use crate::domain::notify::Notifier;
+use crate::domain::phone::Phone;
+use crate::domain::policy::Policy;
+use crate::domain::security_info::Contact;
+use crate::domain::session;
+use crate::domain::users;
+use crate::errors::{ApiError, Result};
+use crate::flow::gate::{self, SendCodeResponse, VerifyResponse};
+use crate::flow::{self, Flow};
+use crate::platform::ctx::Ctx;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::cell::Cell;
+
+/// What a `register` flow proves (kept in the flow record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub contact: Contact,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The storage key of the session that started it; the flow ends with it.
+    pub session_key: String,
+}
+
+impl Registration {
+    /// The normalised destination codes go to.
+    pub fn destination(&self) -> String {
+        match (&self.phone, &self.email) {
+            (Some(p), _) => p.e164(),
+            (None, Some(e)) => e.clone(),
+            _ => String::new(),
+        }
+    }
+
+    pub fn hint(&self) -> String {
+        match (&self.phone, &self.email) {
+            (Some(p), _) => mask::phone(p),
+            (None, Some(e)) => mask::email(e),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The flow's registration, its method, and a live session of its user.
+fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration> {
+    let reg = flow
+        .registration
+        .clone()
+        .ok_or_else(|| ApiError::flow_state("This registration session is incomplete; start again."))?;
+    let s = session::load_by_key(ctx, &reg.session_key)?;
+    if s.user_id != flow.user_id {
+        return Err(session::not_signed_in());
+    }
+    if !flow.methods.contains(&method) {
+        return Err(ApiError::method_unavailable());
+    }
+    Ok(reg)
+}
+
+/// Send-code for a register flow: the typed destination must be the one being registered.
+pub fn send(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    flow: Flow,
+    raw: Vec<u8>,
+    method: MethodId,
+    typed: &str,
+) -> Result<SendCodeResponse> {
+    let reg = flow_checks(ctx, &flow, method)?;
+    let policy = Policy::load(ctx.store)?;
+    gate::count_send(ctx, &policy, &flow.user_id, method)?;
+    if typed.trim().is_empty() {
+        return Err(ApiError::missing_field("destination"));
+    }
+    let same = match (&reg.phone, &reg.email) {
+        (Some(p), _) => p.matches(typed),
+        (None, Some(e)) => email::normalise(typed).as_deref() == Some(e.as_str()),
+        _ => false,
+    };
+    if !same {
+        return Err(ApiError::destination_mismatch());
+    }
+    let user_id = flow.user_id.clone();
+    gate::deliver(ctx, notifier, &policy, flow, &raw, &user_id, method, reg.destination())
+}
+
+/// Verify-code for a register flow: on the right code the contact is saved (once).
+pub fn verify(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<&str>) -> Result<VerifyResponse> {
+    let typed = gate::typed_code(code)?;
+    let reg = flow_checks(ctx, &flow, method)?;
+    let policy = Policy::load(ctx.store)?;
+    let code_id = match gate::check_code(ctx, &policy, &flow, method, typed, &flow.user_id, false)? {
+        Ok(code_id) => code_id,
+        Err(left) => {
+            audit::append(
+                ctx,
+                "verification_failed",
+                Some(&flow.user_id),
+                json!({ "flow_purpose": "register", "method": method.as_str() }),
+            )?;
+            return Err(ApiError::wrong_code(left));
+        }
+    };
+    // Exactly once, even if the right code arrives twice at the same moment.
+    flow::consume(ctx, &flow)?;
+    ctx.store.delete(&gate::attempts_key(&flow.id, &code_id))?;
+    let now = ctx.now();
+    let replaced = Cell::new(false);
+    users::update(ctx.store, &flow.user_id, |u| {
+        let c = &mut u.contacts;
+        let had = match reg.contact {
+            Contact::AuthenticationPhone => {
+                c.authentication_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
+            }
+            Contact::OfficePhone => {
+                c.office_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
+            }
+            Contact::AlternateEmail => c.alternate_email.replace(reg.email.clone().unwrap_or_default()).is_some(),
+            Contact::SecurityQuestions => false,
+        };
+        replaced.set(had);
+        u.registered_at = Some(now);
+    })?;
+    audit::append(
+        ctx,
+        "registration_changed",
+        Some(&flow.user_id),
+        json!({ "method": reg.contact.as_str(), "action": if replaced.get() { "replaced" } else { "added" }, "to": reg.hint() }),
+    )?;
+    Ok(VerifyResponse {
+        gates_passed: 1,
+        gates_required: 1,
+        next: flow::next_step(&Flow { gates_passed: vec![method], ..flow }),
+    })
+}
