@@ -10,6 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/build-components.sh
 cargo build --locked --target wasm32-wasip2 --release -p runner-probe
+# Formatting and lints first: native crates natively, components for wasm.
+for component in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
+cargo fmt --all --check
+cargo clippy --locked -q -p unlatch-core -p unlatch-runner -p unlatch-e2e -p pages -p unlatch-bench --all-targets -- -D warnings
+wasm_packages=$(grep -o 'wasm32-wasip2 --release -p [a-z0-9-]*' spin.toml | awk '{print "-p", $4}' | sort -u)
+# shellcheck disable=SC2086
+cargo clippy --locked -q --target wasm32-wasip2 $wasm_packages -p unlatch-web -p runner-probe -p argon-probe -- -D warnings
 # Testing unlatch-runner also builds its binary (target/debug/unlatch-runner),
 # the host the e2e harness starts unless UNLATCH_SPIN is set.
 cargo test --locked -p unlatch-core -p pages -p unlatch-runner -p unlatch-e2e "$@"

@@ -1,4 +1,4 @@
-// The seed's error cases after "Who are you?", with their human text and the
+// Entra's guide's error cases after "Who are you?", with their human text and the
 // "Contact an administrator" action.
 import { api } from './api.js';
 import { el } from './ui.js';
@@ -24,13 +24,13 @@ const SEED = {
   },
 };
 
-/** True for the errors that end the journey with the seed's page. */
+/** True for the errors that end the journey with Entra's guide's page. */
 export function isSeedError(code) {
   return Object.hasOwn(SEED, code);
 }
 
 /**
- * Fills the error step for a seed error: title, the seed's text and the
+ * Fills the error step for an Entra error case: title, Entra's guide's text and the
  * "Contact an administrator" action. `who` is what we know ({username, purpose}).
  */
 export function renderSeedError(section, code, who) {

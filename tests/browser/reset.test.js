@@ -1,4 +1,4 @@
-// The reset and unlock journeys, the seed's error cases, and every page's
+// The reset and unlock journeys, Entra's guide's error cases, and every page's
 // accessibility, size and screenshots, in headless chromium.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -221,7 +221,7 @@ describe('unlock', () => {
   });
 });
 
-describe("the seed's error cases", () => {
+describe("Entra's guide's error cases", () => {
   const cases = [
     ['fed', 'Please contact your admin', /not managed by this service/],
     ['off', 'Your account is not enabled for password reset', /has not set up your account for use with this service/],

@@ -20,8 +20,8 @@ pub struct ApiError {
     pub details: Option<Value>,
 }
 
-/// The seed's texts for the three "Who are you?" failures, kept word for word
-/// where the seed's wording is not about Microsoft.
+/// Entra's guide's texts for the three "Who are you?" failures, kept word for word
+/// where Entra's guide's wording is not about Microsoft.
 pub const CONTACT_ADMIN_TEXT: &str = "Please contact your admin. We've detected that your user account password is not managed by this service. As a result, we are unable to automatically reset your password. You will need to contact your admin or helpdesk for any further assistance.";
 pub const NOT_ENABLED_TEXT: &str = "Your account is not enabled for password reset. Your administrator has not set up your account for use with this service. If you'd like, we can contact an administrator in your organization to reset your password for you.";
 pub const NOT_REGISTERED_TEXT: &str = "We could not verify your account. If you'd like, we can contact an administrator in your organization to reset your password for you.";

@@ -1,15 +1,15 @@
 //! Shared fixtures for the unit tests: a memory store, a manual clock and a
 //! fully registered user.
 
-use crate::platform::ctx::Ctx;
-use crate::platform::clock::{ManualClock, OsRandom};
 use crate::domain::notify::DevOutbox;
 use crate::domain::phone::Phone;
 use crate::domain::policy::Policy;
 use crate::domain::questions::PREDEFINED;
+use crate::domain::users::{self, Contacts, NewAnswer, NewUser, User};
+use crate::platform::clock::{ManualClock, OsRandom};
+use crate::platform::ctx::Ctx;
 use crate::platform::secrets::Secrets;
 use crate::platform::store::MemoryStore;
-use crate::domain::users::{self, Contacts, NewAnswer, NewUser, User};
 use std::sync::Arc;
 
 pub const PASSWORD: &str = "Old-password-42!";
@@ -70,14 +70,14 @@ impl TestEnv {
 // Step-driving helpers the steps' tests share, so that no step's tests import
 // another step: this harness sits above every layer.
 
-pub use crate::steps::account::{SigninRequest, signin};
-pub use crate::steps::identify::{IdentifyRequest, IdentifyResponse, challenge, identify};
-pub use crate::steps::send_code::{SendCodeRequest, send as send_code};
-pub use crate::steps::verify_code::{VerifyRequest, verify as verify_code};
 use crate::domain::captcha::{self, Solution};
 use crate::domain::notify;
 use crate::errors::Result;
 use crate::flow::gate::SendCodeResponse;
+pub use crate::steps::account::{SigninRequest, signin};
+pub use crate::steps::identify::{IdentifyRequest, IdentifyResponse, challenge, identify};
+pub use crate::steps::send_code::{SendCodeRequest, send as send_code};
+pub use crate::steps::verify_code::{VerifyRequest, verify as verify_code};
 
 /// A solved CAPTCHA for `ctx` (difficulty from the stored policy).
 pub fn solved(ctx: &Ctx) -> Solution {
@@ -178,10 +178,16 @@ mod transitions {
         type Step<'a> = &'a dyn Fn(&str) -> std::result::Result<(), crate::errors::ApiError>;
         let send: Step = &|f| send_to(&env, f, "email", "jane.doe@fabrikam.com").map(drop);
         let verify: Step = &|f| {
-            verify_code(&ctx, VerifyRequest { flow: f.into(), method: "email".into(), code: Some("000000".into()), answers: None })
+            verify_code(
+                &ctx,
+                VerifyRequest { flow: f.into(), method: "email".into(), code: Some("000000".into()), answers: None },
+            )
+            .map(drop)
+        };
+        let set: Step = &|f| {
+            reset(&ctx, &env.outbox(), ResetRequest { flow: f.into(), new_password: "violet kestrel harbour".into() })
                 .map(drop)
         };
-        let set: Step = &|f| reset(&ctx, &env.outbox(), ResetRequest { flow: f.into(), new_password: "violet kestrel harbour".into() }).map(drop);
         let open: Step = &|f| unlock(&ctx, UnlockRequest { flow: f.into() }).map(drop);
         let table: [(&str, Step, &str, &[FlowState]); 4] = [
             ("send-code", send, "reset", &[FlowState::ChooseMethod, FlowState::CodeSent, FlowState::QuestionsAsked]),
@@ -194,6 +200,80 @@ mod transitions {
                 crate::domain::users::lock(&*env.store, &jane.id, None).unwrap();
                 let refused = is_state_error(step(&flow_in(&env, purpose, state)));
                 assert_eq!(refused, !allowed.contains(&state), "{name} from {state:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod layers {
+    //! The layering rule, checked on the source: `platform` ← `domain` ← `flow`
+    //! ← `steps`, imports only go down, and no step imports another step.
+
+    use std::path::Path;
+
+    fn sources(dir: &str) -> Vec<(String, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The crate-root re-exports of step modules, which would hide a step import.
+    const STEP_ALIASES: [&str; 11] = [
+        "signin",
+        "admin",
+        "change_password",
+        "contact_admin",
+        "identify",
+        "maintenance",
+        "register",
+        "send_code",
+        "set_password",
+        "unlock",
+        "verify_code",
+    ];
+
+    fn imports_a_step(text: &str) -> bool {
+        text.contains("crate::steps") || STEP_ALIASES.iter().any(|m| text.contains(&format!("crate::{m}::")))
+    }
+
+    #[test]
+    fn lower_layers_never_import_higher_ones() {
+        for (file, text) in sources("platform") {
+            assert!(!text.contains("crate::domain") && !text.contains("crate::flow"), "{file}");
+            assert!(!imports_a_step(&text), "{file}");
+        }
+        for (file, text) in sources("domain") {
+            assert!(!text.contains("crate::flow") && !imports_a_step(&text), "{file}");
+        }
+        for (file, text) in sources("flow") {
+            assert!(!imports_a_step(&text), "{file}");
+        }
+    }
+
+    #[test]
+    fn no_step_imports_another_step() {
+        for (file, text) in sources("steps") {
+            let own = Path::new(&file).strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/steps")).unwrap();
+            let own = own.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned();
+            for line in text.lines().filter(|l| l.contains("crate::steps::")) {
+                let target =
+                    line.split("crate::steps::").nth(1).unwrap().split([':', ';', ' ', ',', '}']).next().unwrap();
+                assert_eq!(target, own, "{file}: {line}");
+            }
+            for alias in STEP_ALIASES {
+                assert!(!text.contains(&format!("crate::{alias}::")), "{file} uses the root alias of step `{alias}`");
             }
         }
     }

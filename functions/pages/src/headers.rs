@@ -1,6 +1,6 @@
 //! Response headers for static pages.
 
-/// DESIGN.md §4: pages load nothing from elsewhere (CSP `default-src 'self'`),
+/// docs/design.md: pages load nothing from elsewhere (CSP `default-src 'self'`),
 /// cannot be framed, leak no referrer, and are revalidated on every visit
 /// (`no-cache` + ETag) so a deploy is seen at once.
 pub const SECURITY: [(&str, &str); 7] = [

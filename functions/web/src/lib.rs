@@ -11,7 +11,7 @@ mod host;
 pub use host::{Host, dev_mode, variable};
 pub use unlatch_core::request::MAX_BODY;
 
-/// Headers on every API response (DESIGN.md §4): nothing cached, nothing sniffed,
+/// Headers on every API response (docs/design.md): nothing cached, nothing sniffed,
 /// no referrer leaked, no active content even if a browser renders the JSON.
 const API_HEADERS: [(&str, &str); 5] = [
     ("cache-control", "no-store"),

@@ -73,8 +73,7 @@ fn parse(raw: &[u8], head_only: bool) -> Reply {
 
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
-    loop {
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&rest[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
         if size == 0 {

@@ -1,4 +1,4 @@
-//! "Contact an administrator" over HTTP: the way out of the seed's error pages.
+//! "Contact an administrator" over HTTP: the way out of Entra's guide's error pages.
 
 use serde_json::json;
 use unlatch_core::users::Role;

@@ -1,5 +1,5 @@
-//! The seed's error cases on "Who are you?", over HTTP: status, code, the
-//! seed's own words, and no difference between an unknown account and an
+//! Entra's guide's error cases on "Who are you?", over HTTP: status, code, the
+//! own words of Entra's guide, and no difference between an unknown account and an
 //! unregistered one.
 
 use unlatch_core::policy::SsprScope;

@@ -1,9 +1,9 @@
 //! The append-only audit trail: `audit:<seq>` records numbered by an atomic
 //! counter, never holding a secret (callers pass ids, methods, masked hints).
 
+use crate::errors::Result;
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::errors::Result;
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};

@@ -5,11 +5,11 @@
 //! is a decimal counter such that SHA-256(`<challenge>:<counter>`) starts with
 //! `difficulty` zero bits. Each challenge is accepted once (first claim wins).
 
+use crate::domain::policy::Policy;
+use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
 use crate::platform::kv;
-use crate::domain::policy::Policy;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

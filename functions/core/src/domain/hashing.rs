@@ -3,8 +3,8 @@
 //! the suite stays fast in debug builds; `production_params_are_owasp` pins
 //! the real ones.
 
-use crate::platform::clock::Random;
 use crate::errors::{ApiError, Result};
+use crate::platform::clock::Random;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 

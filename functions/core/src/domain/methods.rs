@@ -1,4 +1,4 @@
-//! The five ways to prove who you are (the seed's "Choose an option").
+//! The five ways to prove who you are (Entra's guide's "Choose an option").
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ impl MethodId {
         factors.len()
     }
 
-    /// The seed's label for the option.
+    /// Entra's guide's label for the option.
     pub fn label(self) -> &'static str {
         match self {
             MethodId::Email => "Email my alternate email",

@@ -2,11 +2,11 @@
 //! a provider from Spin variables; [`DevOutbox`] (the default) keeps messages
 //! in KV (`outbox:<seq>`) for a dev-only route, so `spin up` works with no accounts.
 
-use crate::platform::counter::Counter;
-use crate::platform::clock::Clock;
-use crate::errors::Result;
-use crate::platform::kv;
 use crate::domain::methods::Kind;
+use crate::errors::Result;
+use crate::platform::clock::Clock;
+use crate::platform::counter::Counter;
+use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
 

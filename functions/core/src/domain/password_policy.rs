@@ -1,4 +1,4 @@
-//! The password rules of DESIGN.md §4: length, common passwords, banned
+//! The password rules of docs/design.md: length, common passwords, banned
 //! organisation terms (after undoing substitutions, as substring or within
 //! one edit), the user's own names, the current password, and optionally
 //! Entra's 3-of-4 character classes. Every broken rule is reported.

@@ -1,10 +1,10 @@
-//! The organisation's SSPR policy (DESIGN.md §7), one JSON record in KV at
+//! The organisation's SSPR policy (docs/design.md), one JSON record in KV at
 //! `policy`; every field has Entra's default, used when the record or a field
 //! is absent.
 
+use crate::domain::methods::MethodId;
 use crate::errors::{ApiError, Result};
 use crate::platform::kv;
-use crate::domain::methods::MethodId;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
 

@@ -1,10 +1,10 @@
 //! Security questions: the predefined pool, answer normalisation, and the
 //! random draw asked at reset time.
 
-use crate::platform::clock::Random;
 use crate::domain::hashing;
-use crate::platform::kv;
 use crate::domain::users::SecurityAnswer;
+use crate::platform::clock::Random;
+use crate::platform::kv;
 use serde::{Deserialize, Serialize};
 
 /// Predefined questions (Entra offers a pool of 35; these are ours).

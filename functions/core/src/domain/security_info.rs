@@ -7,7 +7,7 @@ use crate::domain::policy::Policy;
 use crate::domain::users::User;
 use serde::{Deserialize, Serialize};
 
-/// A contact a user registers, in the seed's words.
+/// A contact a user registers, in Entra's guide's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Contact {

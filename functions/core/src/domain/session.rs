@@ -5,9 +5,9 @@
 //! being stored. Ending every session of a user (after a password change) bumps
 //! the user's session epoch: older sessions stop loading at once.
 
+use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};

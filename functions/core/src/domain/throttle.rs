@@ -3,10 +3,10 @@
 //! block resets for 24 hours" rule.
 
 use crate::domain::audit;
+use crate::domain::policy::Policy;
+use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::domain::policy::Policy;
 use serde_json::json;
 
 fn window_key(name: &str, subject: &str, window: u64, index: u64) -> String {

@@ -1,14 +1,14 @@
 //! User records: `user:<id>` (JSON) and the case-insensitive username index
 //! `username:<lowercase>` → id.
 
-use crate::platform::counter::Counter;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
 use crate::domain::hashing;
-use crate::platform::kv;
 use crate::domain::methods::MethodId;
 use crate::domain::phone::Phone;
 use crate::domain::policy::{Policy, SsprScope};
+use crate::errors::{ApiError, Result};
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ pub struct User {
     pub security_answers: Vec<SecurityAnswer>,
     /// Enabled for self-service reset (used when the policy scope is `selected`).
     pub sspr_enabled: bool,
-    /// False for federated / externally managed passwords: the seed's "contact your admin".
+    /// False for federated / externally managed passwords: Entra's guide's "contact your admin".
     pub password_managed_here: bool,
     #[serde(default)]
     pub locked: bool,
@@ -123,7 +123,7 @@ impl User {
         if self.is_admin() { 2 } else { policy.gates_required.clamp(1, 2) }
     }
 
-    /// Methods this user can prove with under the policy, in the seed's order.
+    /// Methods this user can prove with under the policy, in Entra's guide's order.
     pub fn available_methods(&self, policy: &Policy) -> Vec<MethodId> {
         MethodId::ALL
             .into_iter()
@@ -261,7 +261,7 @@ pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     let Some(user) = get(store, id)? else { return Ok(false) };
     store.delete(&user_key(id))?;
     store.delete(&name_key(&user.username))?;
-    store.delete(&name_claim_key(&user.username))?;
+    Counter::new(store, name_claim_key(&user.username)).delete()?;
     Counter::new(store, signin_failures_key(id)).delete()?;
     Ok(true)
 }
@@ -345,7 +345,7 @@ pub fn lock(store: &dyn Store, id: &str, until: Option<u64>) -> Result<User> {
     })
 }
 
-/// DESIGN.md §7: notices to administrators go to at most 100 of them.
+/// docs/design.md: notices to administrators go to at most 100 of them.
 pub const MAX_ADMIN_RECIPIENTS: usize = 100;
 
 #[cfg(test)]

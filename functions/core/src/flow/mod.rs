@@ -3,11 +3,11 @@
 //! advances. Updates are compare-and-swap on the existing record; finishing
 //! is a first-claim-wins counter so a flow is consumed exactly once.
 
+use crate::domain::methods::MethodId;
+use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
 use crate::platform::kv;
-use crate::domain::methods::MethodId;
 use serde::{Deserialize, Serialize};
 
 pub mod gate;

@@ -15,6 +15,7 @@ use crate::domain::users;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, SendCodeResponse, VerifyResponse};
 use crate::flow::{self, Flow};
+use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -113,7 +114,7 @@ pub fn verify(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<&str>) -> Re
     };
     // Exactly once, even if the right code arrives twice at the same moment.
     flow::consume(ctx, &flow)?;
-    ctx.store.delete(&gate::attempts_key(&flow.id, &code_id))?;
+    Counter::new(ctx.store, gate::attempts_key(&flow.id, &code_id)).delete()?;
     let now = ctx.now();
     let replaced = Cell::new(false);
     users::update(ctx.store, &flow.user_id, |u| {

@@ -50,6 +50,10 @@ mod tests {
         let e = parse::<Body>(br#"["hunter2-secret"]"#).unwrap_err();
         assert!(!e.message.contains("hunter2"));
         let ok: Body = parse(br#"{"flow": "f"}"#).unwrap();
-        assert_eq!((ok.flow.as_str(), ok.new_password.as_str()), ("f", ""), "missing fields default; the step reports them");
+        assert_eq!(
+            (ok.flow.as_str(), ok.new_password.as_str()),
+            ("f", ""),
+            "missing fields default; the step reports them"
+        );
     }
 }

@@ -4,9 +4,9 @@
 //! a random 32-byte key is created once and kept in KV, so `spin up` works
 //! with no configuration and every instance agrees on the key.
 
-use crate::platform::counter::Counter;
-use crate::platform::clock::Random;
 use crate::errors::{ApiError, Result};
+use crate::platform::clock::Random;
+use crate::platform::counter::Counter;
 use crate::platform::kv;
 use crate::platform::store::Store;
 

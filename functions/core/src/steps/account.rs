@@ -5,14 +5,12 @@
 
 use crate::domain::audit;
 use crate::domain::credentials::check_credentials;
-use crate::domain::security_info::{self, reconfirm_due};
-use crate::platform::counter::Counter;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::domain::hashing;
 use crate::domain::policy::Policy;
+use crate::domain::security_info::{self, reconfirm_due};
 use crate::domain::session;
-use crate::domain::users::{self, User};
+use crate::domain::users;
+use crate::errors::Result;
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -50,12 +48,6 @@ pub struct SignedIn {
     pub response: SigninResponse,
     pub session_id: String,
 }
-
-
-
-
-
-
 
 /// `POST /api/signin`.
 pub fn signin(ctx: &Ctx, req: SigninRequest) -> Result<SignedIn> {
@@ -107,12 +99,12 @@ pub fn whoami(ctx: &Ctx, session_id: Option<&str>) -> Result<WhoAmI> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::store::Store;
     use crate::domain::credentials::failures;
+    use crate::domain::hashing;
+    use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
     use std::sync::atomic::{AtomicUsize, Ordering};
 

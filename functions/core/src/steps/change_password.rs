@@ -4,14 +4,14 @@
 //! a reset; then every session of the user ends, so a new sign-in is needed.
 
 use crate::domain::audit;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
+use crate::domain::credentials::check_credentials;
 use crate::domain::notify::{Channel, Message, Notifier};
+use crate::domain::password_policy;
 use crate::domain::policy::Policy;
 use crate::domain::session;
-use crate::domain::password_policy;
-use crate::domain::credentials::check_credentials;
 use crate::domain::users::{self, User};
+use crate::errors::{ApiError, Result};
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -85,9 +85,9 @@ pub fn change(ctx: &Ctx, notifier: &dyn Notifier, req: ChangeRequest) -> Result<
 mod tests {
     use super::*;
     use crate::domain::notify;
-    use crate::testing::{SigninRequest, signin};
     use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
+    use crate::testing::{SigninRequest, signin};
 
     fn change_with(env: &TestEnv, old: &str, new: &str) -> Result<ChangeResponse> {
         change(

@@ -1,4 +1,4 @@
-//! "Contact an administrator": a user stuck at one of the seed's error pages
+//! "Contact an administrator": a user stuck at one of Entra's guide's error pages
 //! (or anywhere in a journey) asks the organisation's admins for help.
 //!
 //! The answer never tells whether the account exists: a known user's request
@@ -6,13 +6,13 @@
 //! answered alike but sends nothing (that would make the form a spam relay).
 
 use crate::domain::audit;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow;
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::policy::Policy;
 use crate::domain::throttle;
 use crate::domain::users;
+use crate::errors::{ApiError, Result};
+use crate::flow;
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -128,8 +128,8 @@ fn recipients(ctx: &Ctx, policy: &Policy) -> Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::domain::notify::outbox;
-    use crate::testing::TestEnv;
     use crate::domain::users::{NewUser, Role};
+    use crate::testing::TestEnv;
 
     fn ask(env: &TestEnv, username: &str) -> Result<ContactAdminResponse> {
         let req = ContactAdminRequest {

@@ -3,14 +3,14 @@
 
 use crate::domain::audit;
 use crate::domain::captcha::{self, Challenge, Solution};
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow::{self, Purpose};
 use crate::domain::mask;
 use crate::domain::methods::{Kind, MethodId};
 use crate::domain::policy::Policy;
 use crate::domain::throttle;
 use crate::domain::users::{self, User};
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, Purpose};
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -31,7 +31,7 @@ pub struct MethodOption {
     pub kind: Kind,
     /// Masked destination (`j•••@contoso.com`, `+1 •••• ••12`); empty for questions.
     pub hint: String,
-    /// The seed's wording for the option.
+    /// Entra's guide's wording for the option.
     pub label: &'static str,
 }
 
@@ -130,11 +130,8 @@ mod tests {
         assert!(parse::<IdentifyRequest>(br#"{"captcha":{"challenge":"c","solution":"x"}}"#).is_err());
     }
     use super::*;
-    use crate::testing::{easy_env, solved, start, TestEnv};
     use crate::domain::users::{NewUser, Role};
-
-
-
+    use crate::testing::{easy_env, solved, start};
 
     #[test]
     fn a_registered_user_gets_a_flow_and_masked_methods() {

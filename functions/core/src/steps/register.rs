@@ -8,30 +8,23 @@
 //! `office_phone` (call), `alternate_email`, `security_questions`.
 
 use crate::domain::audit;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow::{self, Flow, Purpose};
+use crate::domain::email;
 use crate::domain::hashing;
 use crate::domain::mask;
 use crate::domain::methods::MethodId;
-use crate::domain::notify::Notifier;
 use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions::{self, PREDEFINED, Question};
-use crate::domain::session::{self, Session};
 use crate::domain::security_info::{Contact, reconfirm_due, registered};
-use crate::flow::registration::Registration;
-use crate::domain::email;
+use crate::domain::session::{self, Session};
 use crate::domain::users::{self, SecurityAnswer, User};
+use crate::errors::{ApiError, Result};
+use crate::flow::registration::Registration;
+use crate::flow::{self, Purpose};
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::Cell;
-
-
-
-
-
-
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PhoneView {
@@ -153,7 +146,6 @@ fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(422, "invalid_destination", message.to_owned()).with_details(json!({ "field": field }))
 }
 
-
 fn parse_phone(req: &StartRequest, mode: PhoneMode) -> Result<Phone> {
     let cc = phone::digits(&req.country_code);
     if cc.is_empty() || cc.len() > 3 || cc.starts_with('0') {
@@ -237,10 +229,6 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
         expires_in: policy.flow_lifetime_seconds,
     })
 }
-
-
-
-
 
 // ---- security questions
 
@@ -457,11 +445,11 @@ mod tests {
     use super::*;
     use crate::domain::notify;
     use crate::domain::phone::Phone;
+    use crate::domain::users::NewUser;
     use crate::flow::gate::VerifyResponse;
-    use crate::testing::{SendCodeRequest, send_code};
     use crate::platform::store::Store;
     use crate::testing::TestEnv;
-    use crate::domain::users::NewUser;
+    use crate::testing::{SendCodeRequest, send_code};
     use crate::testing::{VerifyRequest, verify_code};
 
     struct Signed {
@@ -511,10 +499,7 @@ mod tests {
             &s.env.outbox(),
             SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() },
         )?;
-        verify_code(
-            &ctx,
-            VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None },
-        )
+        verify_code(&ctx, VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None })
     }
 
     fn three_answers() -> QuestionsRequest {
@@ -746,8 +731,10 @@ mod tests {
         assert_eq!(set_questions(&ctx, &s.session, QuestionsRequest::default()).unwrap_err().error, "missing_field");
         // Custom questions of the organisation are offered too.
         s.env.save_policy(|p| {
-            p.custom_questions =
-                vec![crate::domain::policy::CustomQuestion { id: "c1".into(), text: "What is our office dog's name?".into() }]
+            p.custom_questions = vec![crate::domain::policy::CustomQuestion {
+                id: "c1".into(),
+                text: "What is our office dog's name?".into(),
+            }]
         });
         assert_eq!(question_pool(&ctx).unwrap().questions.len(), 36);
         set_questions(

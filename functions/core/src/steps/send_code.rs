@@ -63,7 +63,7 @@ fn matching_destination(user: &User, method: MethodId, typed: &str) -> Option<St
     match method {
         MethodId::Email => {
             let typed = email::normalise(typed)?;
-            c.emails().into_iter().filter_map(|e| email::normalise(&e)).find(|e| *e == typed)
+            c.emails().into_iter().filter_map(email::normalise).find(|e| *e == typed)
         }
         MethodId::MobileText | MethodId::MobileCall => {
             c.mobiles().into_iter().find(|p| p.matches(typed)).map(|p| p.e164())
@@ -78,12 +78,9 @@ pub(crate) mod tests {
     use super::*;
     use crate::domain::audit;
     use crate::domain::notify::Channel;
-    use crate::testing::{easy_env, last_code, send_to, start};
     use crate::domain::notify::{self, FailingNotifier};
     use crate::platform::store::Store;
-    use crate::testing::TestEnv;
-
-
+    use crate::testing::{easy_env, last_code, send_to, start};
 
     #[test]
     fn a_matching_destination_gets_a_code_that_is_stored_only_hashed() {

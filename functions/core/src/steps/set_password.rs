@@ -3,15 +3,15 @@
 //! and the account gets the new Argon2id hash with its lockout cleared.
 
 use crate::domain::audit;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow::{self, FlowState, Purpose};
 use crate::domain::methods::MethodId;
 use crate::domain::notify::{Channel, Message, Notifier};
-use crate::domain::password_policy::{self, Subject};
+use crate::domain::password_policy;
 use crate::domain::policy::Policy;
 use crate::domain::throttle;
 use crate::domain::users::{self, User};
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, FlowState, Purpose};
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -28,7 +28,6 @@ pub struct ResetResponse {
     pub status: &'static str,
 }
 
-
 /// Clears what a successful reset ends: failed proofs, the block, and this
 /// hour's send/validation counters.
 fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
@@ -41,7 +40,6 @@ fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
     }
     Ok(())
 }
-
 
 /// Tells the user (and, by policy, the admins about an admin) that the password
 /// was reset. A delivery failure does not undo the reset; it is audited.
@@ -121,13 +119,12 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testing::{easy_env, last_code, send_to, start, verified_flow};
     use crate::domain::notify;
     use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
     use crate::testing::{VerifyRequest, verify_code as verify};
+    use crate::testing::{easy_env, last_code, send_to, start, verified_flow};
     use std::sync::atomic::{AtomicUsize, Ordering};
-
 
     fn reset_with(env: &TestEnv, flow: &str, pw: &str) -> Result<ResetResponse> {
         reset(&env.ctx(), &env.outbox(), ResetRequest { flow: flow.into(), new_password: pw.into() })

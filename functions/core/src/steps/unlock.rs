@@ -2,11 +2,11 @@
 //! account's lockout ends (the password stays as it is).
 
 use crate::domain::audit;
-use crate::platform::ctx::Ctx;
-use crate::errors::{ApiError, Result};
-use crate::flow::{self, FlowState, Purpose};
 use crate::domain::throttle;
 use crate::domain::users;
+use crate::errors::{ApiError, Result};
+use crate::flow::{self, FlowState, Purpose};
+use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -42,9 +42,9 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{easy_env, start};
     use crate::testing::verified_flow;
     use crate::testing::{PASSWORD, TestEnv};
+    use crate::testing::{easy_env, start};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn locked_env() -> (TestEnv, String) {
@@ -75,9 +75,9 @@ mod tests {
     #[test]
     fn two_gate_unlock_by_call_and_questions_keeps_answers_secret() {
         use crate::domain::questions::PREDEFINED;
-        use crate::testing::{last_code, send_to};
         use crate::platform::store::Store;
         use crate::testing::{VerifyRequest, verify_code as verify};
+        use crate::testing::{last_code, send_to};
         let (env, id) = locked_env();
         env.save_policy(|p| p.gates_required = 2);
         let started = start(&env, "jane@contoso.com", "unlock").unwrap();

@@ -124,9 +124,9 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{easy_env, last_code, send_to, start};
     use crate::domain::questions::PREDEFINED;
     use crate::testing::TestEnv;
+    use crate::testing::{easy_env, last_code, send_to, start};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn check(env: &TestEnv, flow: &str, method: &str, code: &str) -> Result<VerifyResponse> {
