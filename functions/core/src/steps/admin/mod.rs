@@ -34,7 +34,7 @@ pub use users::{
 };
 pub use validate::{
     AnswerInput, ContactsInput, ContactsPatch, CreateUserRequest, LockRequest, PhoneInput, Problem, UpdateUserRequest,
-    parse_query, valid_email, validate_new_user,
+    parse_query, validate_new_user,
 };
 
 /// Who audit events of this API name as the actor.

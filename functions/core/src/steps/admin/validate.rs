@@ -3,6 +3,7 @@
 //! A bad request is 400; a well-formed one that breaks a rule is 422
 //! `invalid_user` listing every problem, never echoing a secret.
 
+use crate::domain::email;
 use crate::domain::password_policy::{self, Subject};
 use crate::domain::phone::{Phone, PhoneMode, digits};
 use crate::domain::policy::Policy;
@@ -228,28 +229,13 @@ pub(super) fn check_phone(problems: &mut Problems, field: &str, input: &PhoneInp
     (problems.0.len() == before).then(|| Phone { mode: input.mode, ..Phone::new(cc, number) })
 }
 
-/// A plain syntax check: one `@`, a local part and a dotted domain, no spaces.
-pub fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
-    email.len() <= 254
-        && (1..=64).contains(&local.len())
-        && !local.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
-        && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
-}
-
 pub(super) fn check_email(problems: &mut Problems, field: &str, email: &str) -> Option<String> {
-    let email = email.trim();
-    if valid_email(email) {
-        Some(email.to_owned())
-    } else {
+    // The one email rule registration uses too (`domain::email`).
+    let normalised = email::normalise(email);
+    if normalised.is_none() {
         problems.add(field, "must be an email address (name@example.com).");
-        None
     }
+    normalised
 }
 
 fn check_contacts(problems: &mut Problems, c: &ContactsInput) -> Contacts {
@@ -402,5 +388,23 @@ mod tests {
         assert_eq!(request::parse::<LockRequest>(br#"{"seconds":-5}"#).unwrap_err().status, 400);
         let p: UpdateUserRequest = request::parse(br#"{"contacts":{"office_phone":null}}"#).unwrap();
         assert!(matches!(p.contacts.unwrap().office_phone, Some(None)));
+    }
+}
+
+#[cfg(test)]
+mod same_rule_as_registration {
+    use super::*;
+
+    /// Admin and registration answer the same for every address: both go
+    /// through `domain::email::normalise`.
+    #[test]
+    fn admin_refuses_what_registration_refuses() {
+        for input in
+            ["sam@fabrikam..com", "sam@fab_rikam.com", "sa:m@fabrikam.com", "sam%x@fabrikam.com", "Jane@Fabrikam.com"]
+        {
+            let mut problems = Problems::default();
+            let admin = check_email(&mut problems, "contacts.alternate_email", input);
+            assert_eq!(admin, email::normalise(input), "{input}");
+        }
     }
 }
