@@ -24,9 +24,10 @@ pub use domain::{
     session, throttle, users,
 };
 pub use platform::{counter, kv, request, secrets, store};
+pub use steps::identify::contact_admin;
+pub use steps::set_password::{change as change_password, reset as reset_password};
 pub use steps::{
-    account as signin, admin, admin::maintenance, change_password, contact_admin, identify, register, send_code,
-    set_password, unlock, verify_code,
+    account as signin, admin, admin::maintenance, identify, register, send_code, set_password, unlock, verify_code,
 };
 
 pub use domain::notify::{DevOutbox, Message, Notifier};

@@ -132,7 +132,7 @@ mod transitions {
 
     use super::*;
     use crate::flow::{self, FlowState};
-    use crate::steps::set_password::{ResetRequest, reset};
+    use crate::steps::set_password::reset::{ResetRequest, reset};
     use crate::steps::unlock::{UnlockRequest, unlock};
 
     const STATES: [FlowState; 5] = [

@@ -3,6 +3,7 @@
 //! is absent.
 
 use crate::domain::methods::MethodId;
+use crate::domain::questions::{PREDEFINED, Question};
 use crate::errors::{ApiError, Result};
 use crate::platform::kv;
 use crate::platform::store::Store;
@@ -145,6 +146,21 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The questions a user may register: the predefined ones, then the
+    /// organisation's own. Registration and the admin API both use this pool.
+    pub fn question_pool(&self) -> Vec<Question> {
+        PREDEFINED
+            .iter()
+            .map(|(id, text)| Question { id: (*id).into(), text: (*text).into() })
+            .chain(self.custom_questions.iter().map(|q| Question { id: q.id.clone(), text: q.text.clone() }))
+            .collect()
+    }
+
+    /// The text of question `id` in the pool.
+    pub fn question_text(&self, id: &str) -> Option<String> {
+        self.question_pool().into_iter().find(|q| q.id == id).map(|q| q.text)
+    }
+
     /// The stored policy, or the defaults when none was saved.
     pub fn load(store: &dyn Store) -> Result<Policy> {
         Ok(kv::get_json(store, POLICY_KEY)?.unwrap_or_default())
@@ -198,7 +214,7 @@ impl Policy {
         check(
             self.custom_questions.iter().enumerate().all(|(i, q)| {
                 !self.custom_questions[..i].iter().any(|o| o.id == q.id)
-                    && !crate::domain::questions::PREDEFINED.iter().any(|(id, _)| *id == q.id)
+                    && !PREDEFINED.iter().any(|(id, _)| *id == q.id)
             }),
             "Custom question ids must be distinct and differ from the predefined ids (q01..q35).",
         );

@@ -4,8 +4,6 @@
 
 pub mod account;
 pub mod admin;
-pub mod change_password;
-pub mod contact_admin;
 pub mod identify;
 pub mod register;
 pub mod send_code;

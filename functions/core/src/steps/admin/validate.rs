@@ -5,7 +5,7 @@
 
 use crate::domain::email;
 use crate::domain::password_policy::{self, Subject};
-use crate::domain::phone::{Phone, PhoneMode, digits};
+use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions;
 use crate::domain::users::{Contacts, NewAnswer, NewUser, Role};
@@ -213,20 +213,21 @@ pub(super) fn check_text(problems: &mut Problems, field: &str, value: &str, max:
 }
 
 pub(super) fn check_phone(problems: &mut Problems, field: &str, input: &PhoneInput) -> Option<Phone> {
-    let cc = input.country_code.trim();
-    let cc = cc.strip_prefix('+').unwrap_or(cc);
-    let before = problems.0.len();
-    if !(1..=3).contains(&cc.len()) || !cc.bytes().all(|b| b.is_ascii_digit()) || cc.starts_with('0') {
-        problems.add(format!("{field}.country_code"), "must be 1 to 3 digits (e.g. \"1\" or \"+44\").");
+    // The one phone rule registration uses too (`domain::phone::parse`).
+    let problem = match phone::parse(&input.country_code, &input.number, input.mode) {
+        Ok(p) => return Some(p),
+        Err(problem) => problem,
+    };
+    if problem.in_country_code() {
+        problems.add(format!("{field}.country_code"), problem.message());
+        // Every problem is listed: the number is checked on its own as well.
+        if let Err(number) = phone::parse("1", &input.number, input.mode) {
+            problems.add(format!("{field}.number"), number.message());
+        }
+    } else {
+        problems.add(format!("{field}.number"), problem.message());
     }
-    let number = input.number.trim();
-    let national = digits(number).trim_start_matches('0').to_owned();
-    if number.len() > 32 || !number.chars().all(|c| c.is_ascii_digit() || " -.()/".contains(c)) {
-        problems.add(format!("{field}.number"), "may hold only digits, spaces and - . ( ) /, at most 32 characters.");
-    } else if !(4..=14).contains(&national.len()) || cc.len() + national.len() > 15 {
-        problems.add(format!("{field}.number"), "must have 4 to 14 digits (at most 15 with the country code).");
-    }
-    (problems.0.len() == before).then(|| Phone { mode: input.mode, ..Phone::new(cc, number) })
+    None
 }
 
 pub(super) fn check_email(problems: &mut Problems, field: &str, email: &str) -> Option<String> {
@@ -250,15 +251,6 @@ fn check_contacts(problems: &mut Problems, c: &ContactsInput) -> Contacts {
     }
 }
 
-/// The question text for an id of the predefined pool or the policy's custom questions.
-fn question_text(policy: &Policy, id: &str) -> Option<String> {
-    questions::PREDEFINED
-        .iter()
-        .find(|(q, _)| *q == id)
-        .map(|(_, t)| (*t).to_owned())
-        .or_else(|| policy.custom_questions.iter().find(|q| q.id == id).map(|q| q.text.clone()))
-}
-
 fn check_answers(problems: &mut Problems, policy: &Policy, role: Role, inputs: &[AnswerInput]) -> Vec<NewAnswer> {
     if inputs.is_empty() {
         return Vec::new();
@@ -277,7 +269,7 @@ fn check_answers(problems: &mut Problems, policy: &Policy, role: Role, inputs: &
     let mut seen_answers: Vec<String> = Vec::new();
     for (i, a) in inputs.iter().enumerate() {
         let field = format!("security_answers[{i}]");
-        let Some(text) = question_text(policy, a.question_id.trim()) else {
+        let Some(text) = policy.question_text(a.question_id.trim()) else {
             problems.add(format!("{field}.question_id"), "is not a predefined or custom question.");
             continue;
         };

@@ -1,6 +1,8 @@
 //! "Who are you?": the CAPTCHA challenge, then account id + solution + purpose
 //! → a new flow and the methods the user may prove with.
 
+pub mod contact_admin;
+
 use crate::domain::audit;
 use crate::domain::captcha::{self, Challenge, Solution};
 use crate::domain::mask;
