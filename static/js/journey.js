@@ -1,11 +1,12 @@
 // Reset and unlock: "Who are you?" → one or two verification gates → a new
 // password (reset) or the unlock itself. The flow id lives only in `state`.
-import { api, explain } from './api.js';
+import { api, explain, wait } from './api.js';
 import { Captcha } from './captcha.js';
-import { Cooldown } from './cooldown.js';
+import { CodeEntry } from './code-entry.js';
 import { isSeedError, renderEnd, renderSeedError } from './errors.js';
 import { PasswordPair } from './password.js';
-import { $, busy, el, invalid, say, show, typedCode } from './ui.js';
+import { publicPolicy } from './policy.js';
+import { $, busy, el, invalid, say, show } from './ui.js';
 
 const purpose = document.body.dataset.purpose === 'unlock' ? 'unlock' : 'reset';
 const state = { flow: null, username: '', methods: [], used: new Set(), gatesRequired: 1, gatesPassed: 0, method: null, destination: '' };
@@ -15,6 +16,12 @@ const step = {
   password: $('#step-password'), done: $('#step-done'), end: $('#step-end'),
 };
 const captcha = new Captcha($('#pow-bar'), $('#pow-text'), $('#pow'));
+// The server's lifetimes and password lengths; empty (no numbers shown) until known.
+let policy = {};
+publicPolicy().then((p) => {
+  policy = p;
+  if (p.passwordMin && $('#pw-min')) $('#pw-min').textContent = `at least ${p.passwordMin} characters`;
+});
 
 const VERBS = {
   email: { button: 'Email', text: (h) => `We'll email a verification code to your alternate email address (${h}). To make sure it's you, enter the full address first.`, label: 'Enter your full email address', type: 'email', auto: 'email', sent: (h) => `We've sent an email with a verification code to ${h}.` },
@@ -29,7 +36,8 @@ function ended(r) {
   const e = r.data.error;
   if (e === 'flow_expired' || e === 'flow_not_found') {
     state.flow = null;
-    renderEnd(step.end, 'Your session has expired', ['For your security, each attempt is valid for 15 minutes. Please start again.'], [[location.pathname, 'Start again']]);
+    const valid = policy.flowLifetime ? wait(policy.flowLifetime) : 'a limited time';
+    renderEnd(step.end, 'Your session has expired', [`For your security, each attempt is valid for ${valid}. Please start again.`], [[location.pathname, 'Start again']]);
     show(step.end);
     return true;
   }
@@ -166,68 +174,23 @@ $('#method-form').addEventListener('submit', async (event) => {
 });
 
 // ---- Code entry ----
-const cooldown = new Cooldown($('#resend'), $('#resend-wait'));
+const codeEntry = new CodeEntry({
+  verify: (typed) => api('/api/verify-code', { flow: state.flow, method: state.method.id, code: typed }),
+  resend: () => api('/api/send-code', { flow: state.flow, method: state.method.id, destination: state.destination }),
+  passed,
+  ended,
+  spent: (e) => [e === 'code_burned' ? 'This code can no longer be used after too many wrong tries.' : 'This code has expired.', 'Select "Resend code" to get a new one, or choose a different option.'],
+  clearOnResend: true,
+});
 
 function codeStep(expiresIn) {
   const m = state.method;
   const verb = VERBS[m.id] || VERBS.email;
-  const minutes = Math.round((expiresIn || 300) / 60);
-  $('#code-text').textContent = `${verb.sent(m.hint)} It expires in ${minutes} minutes.`;
-  const input = $('#code');
-  input.value = '';
-  invalid(input, false);
-  say($('#code-err'));
-  cooldown.start();
-  show(step.code);
+  const lifetime = expiresIn || policy.codeLifetime;
+  codeEntry.start(`${verb.sent(m.hint)}${lifetime ? ` It expires in ${wait(lifetime)}.` : ''}`);
 }
 
-$('#resend').addEventListener('click', async () => {
-  const region = $('#code-err');
-  const button = $('#resend');
-  busy(button, true);
-  const r = await api('/api/send-code', { flow: state.flow, method: state.method.id, destination: state.destination });
-  busy(button, false);
-  if (r.ok) {
-    say(region, el('p', { class: 'ok', text: 'We sent a new code. Any earlier code no longer works.' }));
-    $('#code').value = '';
-    $('#code').focus();
-    cooldown.start();
-    return;
-  }
-  if (!ended(r)) say(region, el('p', { text: explain(r) }));
-});
-
 for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => chooseMethod());
-
-$('#code-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const input = $('#code');
-  const region = $('#code-err');
-  const code = typedCode(input, region);
-  if (!code) return;
-  const button = $('#code-next');
-  busy(button, true);
-  const r = await api('/api/verify-code', { flow: state.flow, method: state.method.id, code });
-  busy(button, false);
-  if (r.ok) {
-    passed(r.data);
-    return;
-  }
-  if (ended(r)) return;
-  const e = r.data.error;
-  invalid(input, true);
-  input.select();
-  input.focus();
-  if (e === 'wrong_code') {
-    const n = r.data.attempts_left;
-    say(region, el('p', { text: `That code isn't right. Check it and try again${n !== undefined ? ` (${n} ${n === 1 ? 'try' : 'tries'} left)` : ''}.` }));
-  } else if (e === 'code_burned' || e === 'code_expired') {
-    say(region, el('p', { text: e === 'code_burned' ? 'This code can no longer be used after too many wrong tries.' : 'This code has expired.' }), el('p', { text: 'Select "Resend code" to get a new one, or choose a different option.' }));
-    cooldown.ready('');
-  } else {
-    say(region, el('p', { text: explain(r) }));
-  }
-});
 
 // ---- Security questions ----
 function showQuestions(questions, note) {
@@ -271,7 +234,7 @@ $('#q-form').addEventListener('submit', async (event) => {
 async function passed(result) {
   state.used.add(state.method.id);
   state.gatesPassed = result.gates_passed;
-  cooldown.stop();
+  codeEntry.stop();
   if (result.next === 'choose_method') {
     chooseMethod();
   } else if (result.next === 'set_password' && step.password) {

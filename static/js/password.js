@@ -1,9 +1,8 @@
 // "Choose a new password" + confirm, with live feedback: length and match are
-// checked as you type; the server's 422 lists every rule broken.
+// checked as you type, against the lengths the server's policy sets
+// (GET /api/policy/public); the server's 422 lists every rule broken.
+import { publicPolicy } from './policy.js';
 import { el, invalid, say } from './ui.js';
-
-export const MIN = 8;
-export const MAX = 256;
 
 export class PasswordPair {
   constructor(root) {
@@ -11,6 +10,9 @@ export class PasswordPair {
     this.confirm = root.querySelector('[data-pw="confirm"]');
     this.length = root.querySelector('[data-pw="length"]');
     this.match = root.querySelector('[data-pw="match"]');
+    // The policy's lengths; null until known (or when the server could not be asked).
+    this.min = null;
+    this.max = null;
     const toggle = root.querySelector('[data-pw="show"]');
     this.input.addEventListener('input', () => this.update());
     this.confirm.addEventListener('input', () => this.update());
@@ -21,14 +23,21 @@ export class PasswordPair {
       });
     }
     this.update();
+    publicPolicy().then((p) => {
+      this.min = p.passwordMin;
+      this.max = p.passwordMax;
+      this.update();
+    });
   }
 
   update() {
     const n = [...this.input.value].length;
-    if (n === 0) this.mark(this.length, '', `Use at least ${MIN} characters. A few unrelated words make a strong password.`);
-    else if (n < MIN) this.mark(this.length, 'bad', `${n} of at least ${MIN} characters.`);
-    else if (n > MAX) this.mark(this.length, 'bad', `Too long: at most ${MAX} characters.`);
-    else this.mark(this.length, 'good', `✓ Long enough (${n} characters).`);
+    const { min, max } = this;
+    if (n === 0) this.mark(this.length, '', `${min ? `Use at least ${min} characters.` : 'Use a long password.'} A few unrelated words make a strong password.`);
+    else if (min && n < min) this.mark(this.length, 'bad', `${n} of at least ${min} characters.`);
+    else if (max && n > max) this.mark(this.length, 'bad', `Too long: at most ${max} characters.`);
+    else if (min) this.mark(this.length, 'good', `✓ Long enough (${n} characters).`);
+    else this.mark(this.length, '', `${n} character${n === 1 ? '' : 's'}.`);
     if (!this.confirm.value) this.mark(this.match, '', 'Type the same password again.');
     else if (this.confirm.value === this.input.value) this.mark(this.match, 'good', '✓ The passwords match.');
     else this.mark(this.match, 'bad', "The passwords don't match yet.");
@@ -39,16 +48,17 @@ export class PasswordPair {
     node.textContent = text;
   }
 
-  /** Checks before sending; shows the problem in `region` and focuses the field. */
+  /** Checks before sending (lengths only when the policy is known); shows the problem in `region` and focuses the field. */
   check(region) {
     const n = [...this.input.value].length;
+    const { min, max } = this;
     invalid(this.input, false);
     invalid(this.confirm, false);
     let problem = null;
     let field = null;
     if (n === 0) [problem, field] = ['Enter a new password.', this.input];
-    else if (n < MIN) [problem, field] = [`Your new password needs at least ${MIN} characters.`, this.input];
-    else if (n > MAX) [problem, field] = [`Your new password can have at most ${MAX} characters.`, this.input];
+    else if (min && n < min) [problem, field] = [`Your new password needs at least ${min} characters.`, this.input];
+    else if (max && n > max) [problem, field] = [`Your new password can have at most ${max} characters.`, this.input];
     else if (this.confirm.value !== this.input.value) [problem, field] = ["The two passwords don't match. Type the new password again to confirm it.", this.confirm];
     if (!problem) return true;
     say(region, el('p', { text: problem }));

@@ -2,8 +2,8 @@
 // email proven with a code), then finish. The session is an HttpOnly cookie;
 // the CSRF token and any register flow live only in this module's memory.
 import { api, explain, setCsrf } from './api.js';
-import { Cooldown } from './cooldown.js';
-import { $, busy, el, invalid, say, show, typedCode } from './ui.js';
+import { CodeEntry } from './code-entry.js';
+import { $, busy, el, invalid, say, show } from './ui.js';
 
 const METHODS = {
   authentication_phone: { name: 'Authentication phone', about: 'We text or call your mobile phone with a 6-digit code.' },
@@ -16,7 +16,6 @@ const step = {
   questions: $('#step-questions'), done: $('#step-done'),
 };
 const state = { status: null, method: null, flow: null, send: null, hint: '' };
-const cooldown = new Cooldown($('#resend'), $('#resend-wait'));
 
 // A session that ended (or a stale CSRF token) sends the user back to sign in.
 function signedOut(r, text = 'Your session has ended. Please sign in again.') {
@@ -144,7 +143,7 @@ $('#finish').addEventListener('click', async () => {
   show(step.done);
 });
 $('#done-more').addEventListener('click', () => loadStatus());
-for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { cooldown.stop(); state.flow = null; loadStatus(); });
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { codeEntry.stop(); state.flow = null; loadStatus(); });
 
 // ---- Phones and email: start, send the code, verify ----
 function setUp(id) {
@@ -216,64 +215,23 @@ $('#contact-form').addEventListener('submit', async (event) => {
     return;
   }
   const how = email ? `We've emailed a code to ${state.hint}.` : mode() === 'text' ? `We've texted a code to ${state.hint}.` : `We're calling ${state.hint} now with a code.`;
-  $('#code-text').textContent = `${how} Enter the code you received, and then select Verify.`;
-  $('#code').value = '';
-  invalid($('#code'), false);
-  say($('#code-err'));
-  cooldown.start();
-  show(step.code);
+  codeEntry.start(`${how} Enter the code you received, and then select Verify.`);
 });
 
 function send() {
   return api('/api/send-code', { flow: state.flow, method: state.send.method, destination: state.send.destination });
 }
 
-$('#resend').addEventListener('click', async () => {
-  const button = $('#resend');
-  busy(button, true);
-  const r = await send();
-  busy(button, false);
-  if (r.ok) {
-    say($('#code-err'), el('p', { class: 'ok', text: 'We sent a new code. Any earlier code no longer works.' }));
-    $('#code').focus();
-    cooldown.start();
-  } else if (!signedOut(r)) {
-    say($('#code-err'), el('p', { text: explain(r) }));
-  }
-});
-
-$('#code-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const input = $('#code');
-  const region = $('#code-err');
-  const code = typedCode(input, region);
-  if (!code) return;
-  const button = $('#verify');
-  busy(button, true);
-  const r = await api('/api/verify-code', { flow: state.flow, method: state.send.method, code });
-  busy(button, false);
-  if (r.ok) {
-    cooldown.stop();
+const codeEntry = new CodeEntry({
+  verify: (code) => api('/api/verify-code', { flow: state.flow, method: state.send.method, code }),
+  resend: send,
+  passed: async () => {
     state.flow = null;
     await loadStatus(`${METHODS[state.method].name} verified and saved.`);
-    return;
-  }
-  if (signedOut(r)) return;
-  invalid(input, true);
-  input.select();
-  input.focus();
-  const e = r.data.error;
-  if (e === 'wrong_code') {
-    const n = r.data.attempts_left;
-    say(region, el('p', { text: `That code isn't right. Check it and try again (${n} ${n === 1 ? 'try' : 'tries'} left).` }));
-  } else if (e === 'code_burned' || e === 'code_expired') {
-    say(region, el('p', { text: 'This code can no longer be used. Select "Resend code" to get a new one.' }));
-    cooldown.ready('');
-  } else if (e === 'flow_expired' || e === 'flow_not_found' || e === 'flow_state') {
-    say(region, el('p', { text: 'This setup took too long. Select Cancel and start again.' }));
-  } else {
-    say(region, el('p', { text: explain(r) }));
-  }
+  },
+  ended: (r) => signedOut(r),
+  spent: () => ['This code can no longer be used. Select "Resend code" to get a new one.'],
+  failed: (r) => (['flow_expired', 'flow_not_found', 'flow_state'].includes(r.data.error) ? 'This setup took too long. Select Cancel and start again.' : null),
 });
 
 // ---- Security questions ----

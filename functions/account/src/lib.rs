@@ -1,24 +1,16 @@
 //! The `account` step: `POST /api/signin` (session cookie + CSRF token; counts
 //! toward smart lockout), `POST /api/signout`, `GET /api/session` (who am I).
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
-use unlatch_core::{session, signin};
-use unlatch_web::{error, json, method_not_allowed, not_found, read_json, reply, with_host};
-
-/// The session id in the request's cookie, if any.
-fn cookie(req: &Request) -> Option<String> {
-    req.header("cookie").and_then(|v| v.as_str()).and_then(session::from_cookie_header).map(str::to_owned)
-}
+use unlatch_core::session;
+use unlatch_core::signin::{self, Endpoint};
+use unlatch_web::{error, json, read_json, reply, routed, session_cookie, with_host};
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let route = req.header("spin-matched-route").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    match route.as_str() {
-        "/api/signin" => {
-            if *req.method() != Method::Post {
-                return method_not_allowed(&[Method::Post]);
-            }
+    routed(signin::route(&req.method().to_string(), req.path()), |endpoint| match endpoint {
+        Endpoint::SignIn => {
             let result = read_json(&req).and_then(|body| with_host(&req, |host| signin::signin(&host.ctx(), body)));
             match result {
                 Ok(signed_in) => {
@@ -32,11 +24,8 @@ fn handle(req: Request) -> Response {
                 Err(e) => error(&e),
             }
         }
-        "/api/signout" => {
-            if *req.method() != Method::Post {
-                return method_not_allowed(&[Method::Post]);
-            }
-            let id = cookie(&req);
+        Endpoint::SignOut => {
+            let id = session_cookie(&req);
             let result = with_host(&req, |host| signin::signout(&host.ctx(), id.as_deref()));
             let mut response = reply(result.map(|()| serde_json::json!({ "status": "signed_out" })), 200);
             if response.status() == &200 {
@@ -44,13 +33,9 @@ fn handle(req: Request) -> Response {
             }
             response
         }
-        "/api/session" => {
-            if *req.method() != Method::Get {
-                return method_not_allowed(&[Method::Get]);
-            }
-            let id = cookie(&req);
+        Endpoint::Session => {
+            let id = session_cookie(&req);
             reply(with_host(&req, |host| signin::whoami(&host.ctx(), id.as_deref())), 200)
         }
-        _ => not_found(),
-    }
+    })
 }

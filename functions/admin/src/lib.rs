@@ -7,8 +7,8 @@ use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use unlatch_core::ApiError;
-use unlatch_core::admin::{self, Auth, Endpoint, LockRequest, Routed};
-use unlatch_web::{error, json, not_found, path_info, read_json, read_json_lines, variable, with_host};
+use unlatch_core::admin::{self, Auth, Endpoint, LockRequest};
+use unlatch_web::{error, json, not_found, path_info, read_json, read_json_lines, routed, variable, with_host};
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -25,19 +25,10 @@ fn handle(req: Request) -> Response {
             return response;
         }
     }
-    let endpoint = match admin::route(&req.method().to_string(), path_info(&req)) {
-        Routed::To(endpoint) => endpoint,
-        Routed::NotFound => return not_found(),
-        Routed::MethodNotAllowed(allow) => {
-            let mut response = error(&ApiError::method_not_allowed());
-            response.set_header("allow", allow.join(", "));
-            return response;
-        }
-    };
-    match serve(&req, endpoint) {
+    routed(admin::route(&req.method().to_string(), path_info(&req)), |endpoint| match serve(&req, endpoint) {
         Ok((status, body)) => json(status, &body),
         Err(e) => error(&e),
-    }
+    })
 }
 
 fn ok<T: Serialize>(status: u16, value: Result<T, ApiError>) -> Result<(u16, Value), ApiError> {

@@ -8,11 +8,133 @@ use serde_json::{Value, json};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// A failure with its HTTP status, stable snake_case code and human text.
+/// Declares [`ErrorCode`] from one table, so a code's variant, HTTP status,
+/// wire name and its place in [`ErrorCode::ALL`] cannot drift apart.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $status:literal $wire:literal,)+) => {
+        /// Every error the API answers with. The wire name ([`ErrorCode::as_str`])
+        /// is the body's `"error"`; clients match on it, so it never changes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The HTTP status the code is always answered with.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)+
+                }
+            }
+
+            /// The stable snake_case name sent as `"error"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Bad input that fits no more specific code.
+    BadRequest = 400 "bad_request",
+    /// The body is not JSON of the expected shape.
+    InvalidJson = 400 "invalid_json",
+    MissingField = 400 "missing_field",
+    /// The CAPTCHA answer is missing, wrong, expired or replayed.
+    CaptchaInvalid = 400 "captcha_invalid",
+    /// A proof failed (`attempts_left`).
+    WrongCode = 401 "wrong_code",
+    /// Security answers failed (`questions`: the re-drawn set).
+    WrongAnswers = 401 "wrong_answers",
+    /// Sign-in: the username or password is wrong.
+    InvalidCredentials = 401 "invalid_credentials",
+    /// A signed-in route without a live session.
+    NotSignedIn = 401 "not_signed_in",
+    /// Admin API: no bearer token, or the wrong one.
+    Unauthorized = 401 "unauthorized",
+    ContactAdmin = 403 "contact_admin",
+    NotEnabled = 403 "not_enabled",
+    NotRegistered = 403 "not_registered",
+    /// Too many failed proofs in 24 h (`retry_after`).
+    ResetBlocked = 403 "reset_blocked",
+    /// A signed-in write without the session's CSRF token.
+    CsrfInvalid = 403 "csrf_invalid",
+    NotFound = 404 "not_found",
+    FlowNotFound = 404 "flow_not_found",
+    UserNotFound = 404 "user_not_found",
+    MethodNotRegistered = 404 "method_not_registered",
+    MethodNotAllowed = 405 "method_not_allowed",
+    NotLocked = 409 "not_locked",
+    FlowState = 409 "flow_state",
+    UsernameTaken = 409 "username_taken",
+    /// Removing the method would leave fewer than the policy requires (`required`).
+    BelowRequired = 409 "below_required",
+    FlowExpired = 410 "flow_expired",
+    CodeExpired = 410 "code_expired",
+    CodeBurned = 410 "code_burned",
+    PayloadTooLarge = 413 "payload_too_large",
+    /// Admin import: more lines than one import takes.
+    TooManyLines = 413 "too_many_lines",
+    UnsupportedMediaType = 415 "unsupported_media_type",
+    DestinationMismatch = 422 "destination_mismatch",
+    MethodUnavailable = 422 "method_unavailable",
+    /// `violations: [{rule, message}]`.
+    PasswordPolicy = 422 "password_policy",
+    /// `problems`.
+    InvalidPolicy = 422 "invalid_policy",
+    /// `problems`.
+    InvalidUser = 422 "invalid_user",
+    /// `field`.
+    InvalidDestination = 422 "invalid_destination",
+    /// `problems`.
+    InvalidQuestions = 422 "invalid_questions",
+    ConfirmMismatch = 422 "confirm_mismatch",
+    /// Too many failed sign-ins (`unlock`, `retry_after` when timed).
+    AccountLocked = 423 "account_locked",
+    /// `retry_after`.
+    Throttled = 429 "throttled",
+    Internal = 500 "internal",
+    DeliveryFailed = 502 "delivery_failed",
+    Unavailable = 503 "unavailable",
+    /// Contact-an-administrator with no administrator to reach.
+    NoAdministrator = 503 "no_administrator",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Lets tests read `assert_eq!(e.code, "flow_state")`.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<ErrorCode> for &str {
+    fn eq(&self, other: &ErrorCode) -> bool {
+        *self == other.as_str()
+    }
+}
+
+/// A failure: its code (which fixes the HTTP status and the wire name) and human text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub status: u16,
-    pub error: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds until a throttle window ends; sent as `Retry-After`.
     pub retry_after: Option<u64>,
@@ -27,8 +149,18 @@ pub const NOT_ENABLED_TEXT: &str = "Your account is not enabled for password res
 pub const NOT_REGISTERED_TEXT: &str = "We could not verify your account. If you'd like, we can contact an administrator in your organization to reset your password for you.";
 
 impl ApiError {
-    pub fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
-        Self { status, error, message: message.into(), retry_after: None, details: None }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None, details: None }
+    }
+
+    /// The HTTP status, always the code's.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The wire name sent as `"error"`.
+    pub fn error(&self) -> &'static str {
+        self.code.as_str()
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -37,113 +169,109 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "bad_request", message)
+        Self::new(ErrorCode::BadRequest, message)
     }
     /// For components: the body was not JSON of the expected shape.
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        Self::new(400, "invalid_json", message)
+        Self::new(ErrorCode::InvalidJson, message)
     }
     pub fn missing_field(field: &str) -> Self {
-        Self::new(400, "missing_field", format!("The field `{field}` is required."))
+        Self::new(ErrorCode::MissingField, format!("The field `{field}` is required."))
     }
     /// For components: request bodies are capped (16 KiB) before parsing.
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(413, "payload_too_large", format!("The request body is larger than {limit} bytes."))
+        Self::new(ErrorCode::PayloadTooLarge, format!("The request body is larger than {limit} bytes."))
     }
     pub fn not_found() -> Self {
-        Self::new(404, "not_found", "Not found.")
+        Self::new(ErrorCode::NotFound, "Not found.")
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "method_not_allowed", "This route does not accept this HTTP method.")
+        Self::new(ErrorCode::MethodNotAllowed, "This route does not accept this HTTP method.")
     }
     pub fn captcha_invalid() -> Self {
         Self::new(
-            400,
-            "captcha_invalid",
+            ErrorCode::CaptchaInvalid,
             "The CAPTCHA answer is missing, wrong, expired or already used. Please try a new challenge.",
         )
     }
     pub fn contact_admin() -> Self {
-        Self::new(403, "contact_admin", CONTACT_ADMIN_TEXT)
+        Self::new(ErrorCode::ContactAdmin, CONTACT_ADMIN_TEXT)
     }
     pub fn not_enabled() -> Self {
-        Self::new(403, "not_enabled", NOT_ENABLED_TEXT)
+        Self::new(ErrorCode::NotEnabled, NOT_ENABLED_TEXT)
     }
     pub fn not_registered() -> Self {
-        Self::new(403, "not_registered", NOT_REGISTERED_TEXT)
+        Self::new(ErrorCode::NotRegistered, NOT_REGISTERED_TEXT)
     }
     pub fn not_locked() -> Self {
         Self::new(
-            409,
-            "not_locked",
+            ErrorCode::NotLocked,
             "Your account is not locked, so there is nothing to unlock. If you forgot your password, reset it instead.",
         )
     }
     pub fn reset_blocked(retry_after: u64) -> Self {
         let mut e = Self::new(
-            403,
-            "reset_blocked",
+            ErrorCode::ResetBlocked,
             "Too many failed verification attempts. Password reset is blocked for this account for 24 hours; contact your administrator if you need help sooner.",
         );
         e.retry_after = Some(retry_after);
         e
     }
     pub fn flow_not_found() -> Self {
-        Self::new(404, "flow_not_found", "This session does not exist or has ended. Please start again.")
+        Self::new(ErrorCode::FlowNotFound, "This session does not exist or has ended. Please start again.")
     }
     pub fn flow_expired() -> Self {
-        Self::new(410, "flow_expired", "This session has expired. Please start again.")
+        Self::new(ErrorCode::FlowExpired, "This session has expired. Please start again.")
     }
     pub fn flow_state(message: impl Into<String>) -> Self {
-        Self::new(409, "flow_state", message)
+        Self::new(ErrorCode::FlowState, message)
     }
     pub fn method_unavailable() -> Self {
-        Self::new(422, "method_unavailable", "This verification option is not available for your account.")
+        Self::new(ErrorCode::MethodUnavailable, "This verification option is not available for your account.")
     }
     pub fn destination_mismatch() -> Self {
         Self::new(
-            422,
-            "destination_mismatch",
+            ErrorCode::DestinationMismatch,
             "That does not match the phone number or email address we have for you. Please enter it in full.",
         )
     }
     pub fn code_expired() -> Self {
-        Self::new(410, "code_expired", "This code has expired. Please request a new one.")
+        Self::new(ErrorCode::CodeExpired, "This code has expired. Please request a new one.")
     }
     pub fn code_burned() -> Self {
-        Self::new(410, "code_burned", "Too many wrong tries for this code. Please request a new one.")
+        Self::new(ErrorCode::CodeBurned, "Too many wrong tries for this code. Please request a new one.")
     }
     pub fn wrong_code(attempts_left: u32) -> Self {
-        Self::new(401, "wrong_code", format!("That code is not right. {attempts_left} tries left."))
+        Self::new(ErrorCode::WrongCode, format!("That code is not right. {attempts_left} tries left."))
             .with_details(json!({ "attempts_left": attempts_left }))
     }
     pub fn wrong_answers(questions: Value) -> Self {
-        Self::new(401, "wrong_answers", "One or more answers are not right. Please answer these questions.")
+        Self::new(ErrorCode::WrongAnswers, "One or more answers are not right. Please answer these questions.")
             .with_details(json!({ "questions": questions }))
     }
     pub fn password_policy(violations: Value) -> Self {
-        Self::new(422, "password_policy", "The new password does not meet the password policy.")
+        Self::new(ErrorCode::PasswordPolicy, "The new password does not meet the password policy.")
             .with_details(json!({ "violations": violations }))
     }
     pub fn throttled(retry_after: u64) -> Self {
-        let mut e = Self::new(429, "throttled", "Too many requests. Please wait before trying again.");
+        let mut e = Self::new(ErrorCode::Throttled, "Too many requests. Please wait before trying again.");
         e.retry_after = Some(retry_after.max(1));
         e
     }
     pub fn delivery_failed(message: impl Into<String>) -> Self {
-        Self::new(502, "delivery_failed", message)
+        Self::new(ErrorCode::DeliveryFailed, message)
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, "unavailable", message)
+        Self::new(ErrorCode::Unavailable, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "internal", message)
+        Self::new(ErrorCode::Internal, message)
     }
 
     /// The JSON body: `error`, `message`, `retry_after` when set, and the
     /// fields of `details` (an object) merged at the top level.
     pub fn body(&self) -> Value {
-        let mut body = json!({ "error": self.error, "message": self.message });
+        let mut body = json!({ "error": self.code.as_str(), "message": self.message });
         if let Some(seconds) = self.retry_after {
             body["retry_after"] = json!(seconds);
         }
@@ -164,7 +292,7 @@ impl Serialize for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.error, self.message)
+        write!(f, "{} {}: {}", self.status(), self.code, self.message)
     }
 }
 
@@ -206,13 +334,78 @@ mod tests {
             (ApiError::not_enabled(), "not_enabled", "Your account is not enabled for password reset."),
             (ApiError::not_registered(), "not_registered", "We could not verify your account."),
         ] {
-            assert_eq!(e.status, 403);
-            assert_eq!(e.error, code);
+            assert_eq!(e.status(), 403);
+            assert_eq!(e.code, code);
             assert!(e.message.starts_with(text));
         }
         assert!(
             NOT_REGISTERED_TEXT
                 .ends_with("we can contact an administrator in your organization to reset your password for you.")
         );
+    }
+
+    #[test]
+    fn every_code_has_one_distinct_snake_case_wire_name_and_an_error_status() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "`{name}` is used by two codes");
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "`{name}` is not snake_case"
+            );
+            assert!((400..600).contains(&code.status()), "{code:?}: {}", code.status());
+            let e = ApiError::new(code, "text");
+            assert_eq!((e.status(), e.error(), e.body()["error"].as_str()), (code.status(), name, Some(name)));
+            assert_eq!(code.to_string(), name);
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(name));
+        }
+    }
+
+    #[test]
+    fn the_named_constructors_keep_their_statuses_and_wire_names() {
+        for (e, status, name) in [
+            (ApiError::bad_request("x"), 400, "bad_request"),
+            (ApiError::invalid_json("x"), 400, "invalid_json"),
+            (ApiError::missing_field("x"), 400, "missing_field"),
+            (ApiError::captcha_invalid(), 400, "captcha_invalid"),
+            (ApiError::wrong_code(1), 401, "wrong_code"),
+            (ApiError::wrong_answers(json!([])), 401, "wrong_answers"),
+            (ApiError::reset_blocked(1), 403, "reset_blocked"),
+            (ApiError::not_found(), 404, "not_found"),
+            (ApiError::flow_not_found(), 404, "flow_not_found"),
+            (ApiError::method_not_allowed(), 405, "method_not_allowed"),
+            (ApiError::not_locked(), 409, "not_locked"),
+            (ApiError::flow_state("x"), 409, "flow_state"),
+            (ApiError::flow_expired(), 410, "flow_expired"),
+            (ApiError::code_expired(), 410, "code_expired"),
+            (ApiError::code_burned(), 410, "code_burned"),
+            (ApiError::payload_too_large(1), 413, "payload_too_large"),
+            (ApiError::method_unavailable(), 422, "method_unavailable"),
+            (ApiError::destination_mismatch(), 422, "destination_mismatch"),
+            (ApiError::password_policy(json!([])), 422, "password_policy"),
+            (ApiError::throttled(1), 429, "throttled"),
+            (ApiError::internal("x"), 500, "internal"),
+            (ApiError::delivery_failed("x"), 502, "delivery_failed"),
+            (ApiError::unavailable("x"), 503, "unavailable"),
+        ] {
+            assert_eq!((e.status(), e.error()), (status, name));
+        }
+        assert_eq!(ApiError::flow_state("busy").to_string(), "409 flow_state: busy");
+    }
+
+    /// The README's error table is the clients' reference: every code is in it.
+    #[test]
+    fn the_readme_error_table_lists_every_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section = readme.split("\n## Errors").nth(1).expect("README has an `## Errors` section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let missing: Vec<String> = ErrorCode::ALL
+            .iter()
+            .filter(|code| !section.contains(&format!("`{code}`")))
+            .map(|code| format!("{} `{code}`", code.status()))
+            .collect();
+        assert!(missing.is_empty(), "add to the README's Errors table: {}", missing.join(", "));
     }
 }

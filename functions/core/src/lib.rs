@@ -32,7 +32,7 @@ pub use steps::{
 
 pub use domain::notify::{DevOutbox, Message, Notifier};
 pub use domain::policy::Policy;
-pub use errors::{ApiError, Result};
+pub use errors::{ApiError, ErrorCode, Result};
 pub use platform::clock::{Clock, ManualClock, OsRandom, Random, SystemClock};
 pub use platform::ctx::Ctx;
 pub use platform::secrets::Secrets;

@@ -161,7 +161,7 @@ mod transitions {
     }
 
     fn is_state_error(r: std::result::Result<(), crate::errors::ApiError>) -> bool {
-        r.is_err_and(|e| e.status == 409 && e.error == "flow_state")
+        r.is_err_and(|e| e.status() == 409 && e.error() == "flow_state")
     }
 
     #[test]

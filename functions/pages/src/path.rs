@@ -37,26 +37,17 @@ pub fn resolve(raw: &str) -> Result<String, Rejected> {
     })
 }
 
+/// Decodes `%`-escapes (`percent-encoding`), after refusing malformed ones and
+/// those that name `.`, `/`, `\` or NUL.
 fn percent_decode(path: &str) -> Result<String, Rejected> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(Rejected)?;
-            let text = std::str::from_utf8(hex).map_err(|_| Rejected)?;
-            let byte = u8::from_str_radix(text, 16).map_err(|_| Rejected)?;
-            if matches!(byte, b'.' | b'/' | b'\\' | 0) {
-                return Err(Rejected);
-            }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+    for (i, _) in path.match_indices('%') {
+        let hex = path.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit())).ok_or(Rejected)?;
+        let byte = u8::from_str_radix(hex, 16).map_err(|_| Rejected)?;
+        if matches!(byte, b'.' | b'/' | b'\\' | 0) {
+            return Err(Rejected);
         }
     }
-    String::from_utf8(out).map_err(|_| Rejected)
+    percent_encoding::percent_decode_str(path).decode_utf8().map(|s| s.into_owned()).map_err(|_| Rejected)
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use spin_sdk::http::{Method, Request, Response};
-use unlatch_core::errors::ApiError;
+use spin_sdk::http::{Request, Response};
+use unlatch_core::errors::{ApiError, ErrorCode};
+use unlatch_core::platform::route::Routed;
 
 mod host;
 
@@ -35,7 +36,7 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response {
 /// A failure as the API answers it: its status, the `{error, message, ...}`
 /// body, and `Retry-After` for throttles.
 pub fn error(e: &ApiError) -> Response {
-    let mut response = json(e.status, &e.body());
+    let mut response = json(e.status(), &e.body());
     if let Some(seconds) = e.retry_after {
         response.set_header("retry-after", seconds.to_string());
     }
@@ -50,12 +51,33 @@ pub fn reply<T: Serialize>(result: Result<T, ApiError>, ok_status: u16) -> Respo
     }
 }
 
+/// Serves what a component's pure route table (`unlatch_core::platform::route`)
+/// named: 404 for a path it does not know, 405 with `Allow` for a method the
+/// path does not take.
+pub fn routed<E>(routed: Routed<E>, serve: impl FnOnce(E) -> Response) -> Response {
+    match routed {
+        Routed::To(endpoint) => serve(endpoint),
+        Routed::NotFound => not_found(),
+        Routed::MethodNotAllowed(allow) => {
+            let mut response = error(&ApiError::method_not_allowed());
+            response.set_header("allow", allow.join(", "));
+            response
+        }
+    }
+}
+
 /// 405 with the `Allow` header listing what the route takes.
-pub fn method_not_allowed(allowed: &[Method]) -> Response {
+pub fn method_not_allowed(allowed: &[spin_sdk::http::Method]) -> Response {
     let mut response = error(&ApiError::method_not_allowed());
     let allow: Vec<String> = allowed.iter().map(ToString::to_string).collect();
     response.set_header("allow", allow.join(", "));
     response
+}
+
+/// The session id in the request's `__Host-` session cookie, if any: the one
+/// place a component reads it.
+pub fn session_cookie(req: &Request) -> Option<String> {
+    req.header("cookie").and_then(|v| v.as_str()).and_then(unlatch_core::session::from_cookie_header).map(str::to_owned)
 }
 
 /// 404 for a path inside a component's routes that names nothing.
@@ -81,8 +103,7 @@ pub fn read_body<'a>(req: &'a Request, media_types: &[&str], limit: usize) -> Re
         .unwrap_or_default();
     if !media_types.contains(&media_type.as_str()) {
         return Err(ApiError::new(
-            415,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("Send the request body as {}.", media_types[0]),
         ));
     }

@@ -1,7 +1,9 @@
 //! Smoke tests: every route of spin.toml answers, and the pages component
 //! serves `static/` safely.
 
+use serde_json::json;
 use unlatch_e2e::App;
+use unlatch_e2e::journey::set_policy;
 
 /// One request per API route; each must answer with a JSON body and never a 5xx.
 #[test]
@@ -11,6 +13,7 @@ fn every_api_route_answers_with_json() {
         ("GET", "/api/identify/challenge"),
         ("POST", "/api/identify"),
         ("POST", "/api/contact-admin"),
+        ("GET", "/api/policy/public"),
         ("POST", "/api/send-code"),
         ("GET", "/api/dev/outbox"),
         ("POST", "/api/verify-code"),
@@ -31,6 +34,44 @@ fn every_api_route_answers_with_json() {
         if reply.status >= 400 {
             assert!(body["error"].is_string() && body["message"].is_string(), "{method} {route}: {body}");
         }
+    }
+}
+
+/// `GET /api/policy/public`: the policy values the pages show, without a session,
+/// as the stored policy has them; every other method is a 405 naming GET.
+#[test]
+fn public_policy_is_served_to_anyone_and_follows_the_stored_policy() {
+    let app = App::start();
+    let reply = app.get("/api/policy/public");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        reply.json(),
+        json!({
+            "password_min_length": 8,
+            "password_max_length": 256,
+            "code_lifetime_seconds": 300,
+            "flow_lifetime_seconds": 900,
+        })
+    );
+
+    set_policy(&app, |p| {
+        p.password.min_length = 14;
+        p.flow_lifetime_seconds = 600;
+    });
+    let changed = app.get("/api/policy/public").json();
+    assert_eq!(
+        (changed["password_min_length"].as_u64(), changed["flow_lifetime_seconds"].as_u64()),
+        (Some(14), Some(600))
+    );
+
+    for method in ["POST", "PUT", "DELETE"] {
+        let refused = app.request(method, "/api/policy/public", &[("content-type", "application/json")], b"{}");
+        assert_eq!(refused.status, 405, "{method}");
+        assert_eq!(refused.header("allow"), Some("GET"), "{method}");
+        assert_eq!(refused.header("cache-control"), Some("no-store"), "{method}");
+        assert_eq!(refused.json()["error"], "method_not_allowed", "{method}");
     }
 }
 

@@ -131,7 +131,7 @@ mod tests {
         let c = issue(&ctx, &policy(8));
         let s = Solution { solution: solve(&c.challenge, c.difficulty), challenge: c.challenge };
         verify(&ctx, &s).unwrap();
-        assert_eq!(verify(&ctx, &s).unwrap_err().error, "captcha_invalid", "replay");
+        assert_eq!(verify(&ctx, &s).unwrap_err().error(), "captcha_invalid", "replay");
     }
 
     #[test]
@@ -141,10 +141,13 @@ mod tests {
         let c = issue(&ctx, &policy(12));
         let good = solve(&c.challenge, 12);
         let bad = (0..).find(|&n| work(&c.challenge, n) < 12).unwrap();
-        assert_eq!(verify(&ctx, &Solution { challenge: c.challenge.clone(), solution: bad }).unwrap_err().status, 400);
+        assert_eq!(
+            verify(&ctx, &Solution { challenge: c.challenge.clone(), solution: bad }).unwrap_err().status(),
+            400
+        );
         // Lowering the difficulty in the challenge breaks the signature.
         let forged = c.challenge.replacen(".12.", ".0.", 1);
-        assert_eq!(verify(&ctx, &Solution { challenge: forged, solution: 0 }).unwrap_err().error, "captcha_invalid");
+        assert_eq!(verify(&ctx, &Solution { challenge: forged, solution: 0 }).unwrap_err().error(), "captcha_invalid");
         // Another key's challenge is not ours.
         let mut other = env.ctx();
         other.secrets.captcha_key = b"another key".to_vec();
@@ -152,7 +155,7 @@ mod tests {
         assert!(verify(&ctx, &Solution { challenge: "garbage".into(), solution: 1 }).is_err());
         env.clock.advance(300);
         assert_eq!(
-            verify(&ctx, &Solution { challenge: c.challenge, solution: good }).unwrap_err().error,
+            verify(&ctx, &Solution { challenge: c.challenge, solution: good }).unwrap_err().error(),
             "captcha_invalid"
         );
     }

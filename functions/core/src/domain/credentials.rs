@@ -6,21 +6,19 @@ use crate::domain::audit;
 use crate::domain::hashing;
 use crate::domain::policy::Policy;
 use crate::domain::users::{self, User};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use serde_json::json;
 
 /// The one answer for an unknown user and a wrong password.
 pub fn invalid_credentials() -> ApiError {
-    ApiError::new(401, "invalid_credentials", "The username or password is incorrect.")
+    ApiError::new(ErrorCode::InvalidCredentials, "The username or password is incorrect.")
 }
 
 /// 423: too many failed sign-ins. Points to the unlock journey.
 pub fn account_locked(retry_after: Option<u64>) -> ApiError {
-    let mut e = ApiError::new(
-        423,
-        "account_locked",
+    let mut e = ApiError::new(ErrorCode::AccountLocked,
         "Your account is locked after too many failed sign-in attempts. Unlock it at /unlock (or reset your password at /reset), or wait and try again later.",
     )
     .with_details(json!({ "unlock": "/unlock" }));
@@ -57,7 +55,7 @@ pub fn check_credentials(ctx: &Ctx, policy: &Policy, username: &str, password: &
         ctx.store.get(&format!("user:{NOBODY}"))?;
         Counter::new(ctx.store, users::signin_failures_key(NOBODY)).add(0)?;
         hashing::dummy_verify(password);
-        audit::append(ctx, "signin_failed", None, json!({ "reason": "invalid_credentials" }))?;
+        audit::append(ctx, "signin_failed", None, json!({ "reason": ErrorCode::InvalidCredentials.as_str() }))?;
         return Err(invalid_credentials());
     };
     if user.is_locked(now) {
@@ -82,7 +80,12 @@ pub fn check_credentials(ctx: &Ctx, policy: &Policy, username: &str, password: &
         }
         return Ok(user);
     }
-    audit::append(ctx, "signin_failed", Some(&user.id), json!({ "reason": "invalid_credentials", "failures": n }))?;
+    audit::append(
+        ctx,
+        "signin_failed",
+        Some(&user.id),
+        json!({ "reason": ErrorCode::InvalidCredentials.as_str(), "failures": n }),
+    )?;
     if n >= threshold {
         lock(ctx, policy, &user, n)?;
     }

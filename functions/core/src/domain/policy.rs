@@ -4,7 +4,7 @@
 
 use crate::domain::methods::MethodId;
 use crate::domain::questions::{PREDEFINED, Question};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
@@ -170,7 +170,7 @@ impl Policy {
     pub fn save(&self, store: &dyn Store) -> Result<()> {
         let problems = self.problems();
         if !problems.is_empty() {
-            return Err(ApiError::new(422, "invalid_policy", problems.join(" "))
+            return Err(ApiError::new(ErrorCode::InvalidPolicy, problems.join(" "))
                 .with_details(serde_json::json!({ "problems": problems })));
         }
         kv::put_json(store, POLICY_KEY, self)
@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(p.password.banned_terms, vec!["contoso"]);
         let bad = Policy { gates_required: 3, questions_to_reset: 9, ..Policy::default() };
         let e = bad.save(&s).unwrap_err();
-        assert_eq!((e.status, e.error), (422, "invalid_policy"));
+        assert_eq!((e.status(), e.error()), (422, "invalid_policy"));
         assert_eq!(e.details.unwrap()["problems"].as_array().unwrap().len(), 3);
         assert_eq!(Policy::load(&s).unwrap().gates_required, 2, "nothing stored");
     }

@@ -5,7 +5,7 @@
 //! being stored. Ending every session of a user (after a password change) bumps
 //! the user's session epoch: older sessions stop loading at once.
 
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::kv;
@@ -73,7 +73,7 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
 }
 
 pub fn not_signed_in() -> ApiError {
-    ApiError::new(401, "not_signed_in", "Please sign in first (your session is missing or has ended).")
+    ApiError::new(ErrorCode::NotSignedIn, "Please sign in first (your session is missing or has ended).")
 }
 
 /// The live session stored under `key` (see [`storage_key`]), or 401 `not_signed_in`.
@@ -102,8 +102,7 @@ pub fn check_csrf(ctx: &Ctx, id: &str, token: Option<&str>) -> Result<()> {
         Ok(())
     } else {
         Err(ApiError::new(
-            403,
-            "csrf_invalid",
+            ErrorCode::CsrfInvalid,
             "The request lacks the session's CSRF token (x-csrf-token header); reload the page and try again.",
         ))
     }
@@ -167,10 +166,10 @@ mod tests {
         env.clock.advance(LIFETIME_SECONDS - 1);
         load(&ctx, Some(&issued.id)).unwrap();
         env.clock.advance(1);
-        assert_eq!(load(&ctx, Some(&issued.id)).unwrap_err().status, 401);
+        assert_eq!(load(&ctx, Some(&issued.id)).unwrap_err().status(), 401);
         assert_eq!(sweep(&ctx, 10).unwrap(), 1);
-        assert_eq!(load(&ctx, None).unwrap_err().error, "not_signed_in");
-        assert_eq!(load(&ctx, Some("../x")).unwrap_err().error, "not_signed_in");
+        assert_eq!(load(&ctx, None).unwrap_err().error(), "not_signed_in");
+        assert_eq!(load(&ctx, Some("../x")).unwrap_err().error(), "not_signed_in");
     }
 
     #[test]
@@ -194,8 +193,8 @@ mod tests {
         let ctx = env.ctx();
         let (a, b) = (create(&ctx, "u1").unwrap(), create(&ctx, "u1").unwrap());
         check_csrf(&ctx, &a.id, Some(&a.csrf_token)).unwrap();
-        assert_eq!(check_csrf(&ctx, &a.id, Some(&b.csrf_token)).unwrap_err().status, 403);
-        assert_eq!(check_csrf(&ctx, &a.id, None).unwrap_err().error, "csrf_invalid");
+        assert_eq!(check_csrf(&ctx, &a.id, Some(&b.csrf_token)).unwrap_err().status(), 403);
+        assert_eq!(check_csrf(&ctx, &a.id, None).unwrap_err().error(), "csrf_invalid");
         assert!(check_csrf(&ctx, &a.id, Some("zz")).is_err());
     }
 

@@ -106,7 +106,7 @@ mod tests {
             hit(&ctx, "t", "u", 5, 3600).unwrap();
         }
         let e = hit(&ctx, "t", "u", 5, 3600).unwrap_err();
-        assert_eq!((e.status, e.error, e.retry_after), (429, "throttled", Some(2600)));
+        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(2600)));
         hit(&ctx, "t", "other", 5, 3600).unwrap();
         env.clock.advance(2600);
         hit(&ctx, "t", "u", 5, 3600).unwrap();
@@ -143,7 +143,7 @@ mod tests {
         check_blocked(&ctx, "u").unwrap();
         assert!(record_failed_proof(&ctx, &policy, "u").unwrap());
         let e = check_blocked(&ctx, "u").unwrap_err();
-        assert_eq!((e.status, e.error, e.retry_after), (403, "reset_blocked", Some(DAY)));
+        assert_eq!((e.status(), e.error(), e.retry_after), (403, "reset_blocked", Some(DAY)));
         assert_eq!(
             audit::list(ctx.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap().len(),
             1

@@ -5,7 +5,7 @@ use crate::domain::hashing;
 use crate::domain::methods::MethodId;
 use crate::domain::phone::Phone;
 use crate::domain::policy::{Policy, SsprScope};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::kv;
@@ -191,7 +191,7 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
         return Err(ApiError::bad_request("An initial password is required."));
     }
     if !Counter::new(ctx.store, name_claim_key(&username)).claim()? {
-        return Err(ApiError::new(409, "username_taken", "A user with this username already exists."));
+        return Err(ApiError::new(ErrorCode::UsernameTaken, "A user with this username already exists."));
     }
     let now = ctx.now();
     let mut security_answers = Vec::with_capacity(new.security_answers.len());
@@ -246,7 +246,7 @@ pub fn update(store: &dyn Store, id: &str, change: impl Fn(&mut User)) -> Result
     let key = user_key(id);
     for _ in 0..32 {
         let Some((mut user, raw)) = kv::get_json_raw::<User>(store, &key)? else {
-            return Err(ApiError::new(404, "user_not_found", "No such user."));
+            return Err(ApiError::new(ErrorCode::UserNotFound, "No such user."));
         };
         change(&mut user);
         user.id = id.to_owned();
@@ -373,7 +373,7 @@ mod tests {
         assert_eq!(
             create(&ctx, NewUser { username: "JANE@contoso.com".into(), password: "x".into(), ..Default::default() })
                 .unwrap_err()
-                .error,
+                .error(),
             "username_taken"
         );
         let locked = lock(ctx.store, &u.id, Some(ctx.now() + 60)).unwrap();

@@ -11,7 +11,7 @@ use crate::domain::policy::Policy;
 use crate::domain::questions::Question;
 use crate::domain::throttle;
 use crate::domain::users::{self, User};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::flow::{self, Flow, FlowState, PendingCode};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
@@ -230,7 +230,7 @@ pub fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Res
         flow.state = if flow.all_gates_passed() { FlowState::Verified } else { FlowState::ChooseMethod };
         match flow::save(ctx, &flow, &raw) {
             Ok(_) => return Ok(flow),
-            Err(e) if e.error == "flow_state" => continue,
+            Err(e) if e.code == ErrorCode::FlowState => continue,
             Err(e) => return Err(e),
         }
     }

@@ -258,11 +258,11 @@ mod tests {
         env.clock.advance(899);
         load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         env.clock.advance(1);
-        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_expired");
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_expired");
         assert_eq!(sweep(&ctx, 100).unwrap(), 0);
         env.clock.advance(86400);
         assert_eq!(sweep(&ctx, 100).unwrap(), 1);
-        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_not_found");
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_not_found");
     }
 
     #[test]
@@ -270,11 +270,11 @@ mod tests {
         let env = TestEnv::new();
         let ctx = env.ctx();
         let f = start(&ctx, Purpose::Unlock, "u1", 1, vec![], 900).unwrap();
-        assert_eq!(load(&ctx, "../../etc", &[Purpose::Unlock]).unwrap_err().status, 404);
-        assert_eq!(load(&ctx, &"0".repeat(32), &[Purpose::Unlock]).unwrap_err().error, "flow_not_found");
+        assert_eq!(load(&ctx, "../../etc", &[Purpose::Unlock]).unwrap_err().status(), 404);
+        assert_eq!(load(&ctx, &"0".repeat(32), &[Purpose::Unlock]).unwrap_err().error(), "flow_not_found");
         let e = load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err();
-        assert_eq!((e.status, e.error), (409, "flow_state"));
-        assert_eq!(load_owned(&ctx, &f.id, &[Purpose::Unlock], "u2").unwrap_err().error, "flow_state");
+        assert_eq!((e.status(), e.error()), (409, "flow_state"));
+        assert_eq!(load_owned(&ctx, &f.id, &[Purpose::Unlock], "u2").unwrap_err().error(), "flow_state");
         load_owned(&ctx, &f.id, &[Purpose::Unlock], "u1").unwrap();
     }
 
@@ -288,9 +288,9 @@ mod tests {
         a.gates_passed.push(MethodId::Email);
         save(&ctx, &a, &raw_a).unwrap();
         b.gates_passed.push(MethodId::Questions);
-        assert_eq!(save(&ctx, &b, &raw_b).unwrap_err().error, "flow_state");
+        assert_eq!(save(&ctx, &b, &raw_b).unwrap_err().error(), "flow_state");
         consume(&ctx, &a).unwrap();
-        assert_eq!(consume(&ctx, &a).unwrap_err().status, 409);
-        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error, "flow_state");
+        assert_eq!(consume(&ctx, &a).unwrap_err().status(), 409);
+        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_state");
     }
 }

@@ -1,4 +1,4 @@
-//! JSON records on top of [`Store`], hex encoding and the small KV idioms
+//! JSON records on top of [`Store`], hex encoding (the `hex` crate) and the small KV idioms
 //! (CAS updates) the steps share. Counters are [`crate::platform::counter::Counter`]'s.
 
 use crate::errors::{ApiError, Result};
@@ -34,21 +34,14 @@ pub fn swap_json<T: Serialize>(store: &dyn Store, key: &str, expected: &[u8], va
     Ok(store.compare_and_swap(key, expected, &bytes)?)
 }
 
+/// Lowercase hex of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
+    hex::encode(bytes)
 }
 
+/// The bytes of a hex string, or `None` when it is not hex.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    hex::decode(s).ok()
 }
 
 /// `n` random bytes as lowercase hex: URL-safe ids (16 bytes = 128 bits).

@@ -7,6 +7,7 @@ pub mod counter;
 pub mod ctx;
 pub mod kv;
 pub mod request;
+pub mod route;
 pub mod secrets;
 #[cfg(target_arch = "wasm32")]
 pub mod spin_store;

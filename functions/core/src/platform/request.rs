@@ -42,11 +42,11 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_4xx_and_do_not_echo_input() {
-        assert_eq!(parse::<Body>(&vec![b' '; MAX_BODY + 1]).unwrap_err().status, 413);
-        assert_eq!(parse::<Body>(b"").unwrap_err().error, "invalid_json");
-        assert_eq!(parse::<Body>(b"{\"flow\": ").unwrap_err().error, "invalid_json");
+        assert_eq!(parse::<Body>(&vec![b' '; MAX_BODY + 1]).unwrap_err().status(), 413);
+        assert_eq!(parse::<Body>(b"").unwrap_err().error(), "invalid_json");
+        assert_eq!(parse::<Body>(b"{\"flow\": ").unwrap_err().error(), "invalid_json");
         let e = parse::<Body>(br#"{"flow": "f", "new_password": 12345678}"#).unwrap_err();
-        assert_eq!((e.status, e.error), (400, "invalid_json"));
+        assert_eq!((e.status(), e.error()), (400, "invalid_json"));
         let e = parse::<Body>(br#"["hunter2-secret"]"#).unwrap_err();
         assert!(!e.message.contains("hunter2"));
         let ok: Body = parse(br#"{"flow": "f"}"#).unwrap();

@@ -11,6 +11,7 @@ use crate::domain::session;
 use crate::domain::users;
 use crate::errors::Result;
 use crate::platform::ctx::Ctx;
+use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -99,6 +100,23 @@ pub fn whoami(ctx: &Ctx, session_id: Option<&str>) -> Result<WhoAmI> {
     })
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SignIn,
+    SignOut,
+    Session,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/signin" => route::pick(method, &[("POST", Endpoint::SignIn)]),
+        "/api/signout" => route::pick(method, &[("POST", Endpoint::SignOut)]),
+        "/api/session" => route::pick(method, &[("GET", Endpoint::Session)]),
+        _ => Routed::NotFound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +141,7 @@ mod tests {
         let me = whoami(&env.ctx(), Some(&s.session_id)).unwrap();
         assert_eq!(me.csrf_token, s.response.csrf_token);
         signout(&env.ctx(), Some(&s.session_id)).unwrap();
-        assert_eq!(whoami(&env.ctx(), Some(&s.session_id)).unwrap_err().status, 401);
+        assert_eq!(whoami(&env.ctx(), Some(&s.session_id)).unwrap_err().status(), 401);
         signout(&env.ctx(), Some(&s.session_id)).unwrap();
         signout(&env.ctx(), None).unwrap();
     }
@@ -134,13 +152,13 @@ mod tests {
         env.user_with_everything("jane@contoso.com");
         let a = sign(&env, "jane@contoso.com", "wrong-password").unwrap_err();
         let b = sign(&env, "nobody@contoso.com", "wrong-password").unwrap_err();
-        assert_eq!((a.status, a.body()), (b.status, b.body()));
-        assert_eq!((a.status, a.error), (401, "invalid_credentials"));
+        assert_eq!((a.status(), a.body()), (b.status(), b.body()));
+        assert_eq!((a.status(), a.error()), (401, "invalid_credentials"));
         // The unknown-user path verifies against a real production-cost hash.
         assert!(hashing::DUMMY_PHC.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!hashing::verify("", hashing::DUMMY_PHC));
-        assert_eq!(sign(&env, "", "x").unwrap_err().error, "missing_field");
-        assert_eq!(sign(&env, "jane@contoso.com", "").unwrap_err().error, "missing_field");
+        assert_eq!(sign(&env, "", "x").unwrap_err().error(), "missing_field");
+        assert_eq!(sign(&env, "jane@contoso.com", "").unwrap_err().error(), "missing_field");
         let events =
             audit::list(&*env.store, &audit::Query { kind: Some("signin_failed".into()), ..Default::default() })
                 .unwrap();
@@ -154,10 +172,10 @@ mod tests {
         let u = env.user_with_everything("jane@contoso.com");
         for i in 1..=10 {
             let e = sign(&env, "jane@contoso.com", "wrong").unwrap_err();
-            assert_eq!(e.error, "invalid_credentials", "attempt {i}");
+            assert_eq!(e.error(), "invalid_credentials", "attempt {i}");
         }
         let e = sign(&env, "jane@contoso.com", PASSWORD).unwrap_err();
-        assert_eq!((e.status, e.error, e.retry_after), (423, "account_locked", Some(1800)));
+        assert_eq!((e.status(), e.error(), e.retry_after), (423, "account_locked", Some(1800)));
         assert_eq!(e.body()["unlock"], "/unlock");
         let locked = users::get(&*env.store, &u.id).unwrap().unwrap();
         assert!(locked.is_locked(env.ctx().now()) && locked.failed_signins == 10);
@@ -191,7 +209,7 @@ mod tests {
         for _ in 0..3 {
             sign(&env, "jane@contoso.com", "wrong").unwrap_err();
         }
-        assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status, 423);
+        assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status(), 423);
         users::clear_lockout(&*env.store, &u.id).unwrap();
         sign(&env, "jane@contoso.com", PASSWORD).unwrap();
     }
@@ -203,7 +221,7 @@ mod tests {
         let (invalid, locked) = (AtomicUsize::new(0), AtomicUsize::new(0));
         std::thread::scope(|s| {
             for _ in 0..20 {
-                s.spawn(|| match sign(&env, "jane@contoso.com", "wrong").unwrap_err().error {
+                s.spawn(|| match sign(&env, "jane@contoso.com", "wrong").unwrap_err().error() {
                     "invalid_credentials" => invalid.fetch_add(1, Ordering::SeqCst),
                     "account_locked" => locked.fetch_add(1, Ordering::SeqCst),
                     other => panic!("{other}"),
@@ -212,7 +230,7 @@ mod tests {
         });
         assert!(invalid.load(Ordering::SeqCst) <= 10, "{invalid:?}");
         assert_eq!(invalid.load(Ordering::SeqCst) + locked.load(Ordering::SeqCst), 20);
-        assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status, 423);
+        assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status(), 423);
         assert!(users::get(&*env.store, &u.id).unwrap().unwrap().locked);
         assert_eq!(
             audit::list(&*env.store, &audit::Query { kind: Some("locked_out".into()), ..Default::default() })

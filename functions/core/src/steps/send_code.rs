@@ -13,6 +13,7 @@ use crate::flow::gate::{self, SendCodeResponse};
 use crate::flow::{self, FlowState, Purpose, registration};
 use crate::platform::ctx::Ctx;
 use crate::platform::kv;
+use crate::platform::route::{self, Routed};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -73,6 +74,22 @@ fn matching_destination(user: &User, method: MethodId, typed: &str) -> Option<St
     }
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Send,
+    /// The dev notifier's outbox (only when `dev_mode` is on).
+    DevOutbox,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/send-code" => route::pick(method, &[("POST", Endpoint::Send)]),
+        "/api/dev/outbox" => route::pick(method, &[("GET", Endpoint::DevOutbox)]),
+        _ => Routed::NotFound,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -117,7 +134,7 @@ pub(crate) mod tests {
             [("mobile_text", "+1 425 555 0113"), ("email", "jane@fabrikam.co"), ("office_call", "+1 425 555 0112")]
         {
             let e = send_to(&env, &flow, method, typed).unwrap_err();
-            assert_eq!((e.status, e.error), (422, "destination_mismatch"), "{method}");
+            assert_eq!((e.status(), e.error()), (422, "destination_mismatch"), "{method}");
         }
         assert!(notify::outbox(&*env.store, 10).unwrap().is_empty());
         assert!(crate::flow::load(&env.ctx(), &flow, &[Purpose::Reset]).unwrap().0.pending.is_none());
@@ -128,13 +145,13 @@ pub(crate) mod tests {
         let env = easy_env();
         env.user_with_everything("jane@contoso.com");
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
-        assert_eq!(send_to(&env, &flow, "", "x").unwrap_err().error, "missing_field");
-        assert_eq!(send_to(&env, &flow, "fax", "x").unwrap_err().status, 400);
-        assert_eq!(send_to(&env, "", "email", "x").unwrap_err().error, "missing_field");
-        assert_eq!(send_to(&env, &flow, "email", "").unwrap_err().error, "missing_field");
-        assert_eq!(send_to(&env, &"a".repeat(32), "email", "x").unwrap_err().error, "flow_not_found");
+        assert_eq!(send_to(&env, &flow, "", "x").unwrap_err().error(), "missing_field");
+        assert_eq!(send_to(&env, &flow, "fax", "x").unwrap_err().status(), 400);
+        assert_eq!(send_to(&env, "", "email", "x").unwrap_err().error(), "missing_field");
+        assert_eq!(send_to(&env, &flow, "email", "").unwrap_err().error(), "missing_field");
+        assert_eq!(send_to(&env, &"a".repeat(32), "email", "x").unwrap_err().error(), "flow_not_found");
         env.save_policy(|p| p.methods_allowed = vec![MethodId::Email, MethodId::Questions]);
-        assert_eq!(send_to(&env, &flow, "mobile_text", "+14255550112").unwrap_err().error, "method_unavailable");
+        assert_eq!(send_to(&env, &flow, "mobile_text", "+14255550112").unwrap_err().error(), "method_unavailable");
     }
 
     #[test]
@@ -149,7 +166,7 @@ pub(crate) mod tests {
         // A mismatch uses up a send too (it is counted before the comparison).
         send_to(&env, &flow, "mobile_text", "4255550000").unwrap_err();
         let e = send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err();
-        assert_eq!((e.status, e.error, e.retry_after), (429, "throttled", Some(3000)));
+        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(3000)));
         // Another method has its own budget.
         send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
         assert_eq!(notify::outbox(&*env.store, 10).unwrap().len(), 5);
@@ -167,7 +184,7 @@ pub(crate) mod tests {
                 r.unwrap();
             } else {
                 let e = r.unwrap_err();
-                assert_eq!((e.error, e.retry_after), ("throttled", Some(500)));
+                assert_eq!((e.error(), e.retry_after), ("throttled", Some(500)));
             }
         }
     }
@@ -203,7 +220,7 @@ pub(crate) mod tests {
             SendCodeRequest { flow, method: "email".into(), destination: "jane.doe@fabrikam.com".into() },
         )
         .unwrap_err();
-        assert_eq!((e.status, e.error), (502, "delivery_failed"));
+        assert_eq!((e.status(), e.error()), (502, "delivery_failed"));
         assert_eq!(
             audit::list(ctx.store, &audit::Query { kind: Some("delivery_failed".into()), ..Default::default() })
                 .unwrap()

@@ -7,6 +7,7 @@ use crate::domain::users;
 use crate::errors::{ApiError, Result};
 use crate::flow::{self, FlowState, Purpose};
 use crate::platform::ctx::Ctx;
+use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -39,6 +40,19 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
     Ok(UnlockResponse { status: "unlocked" })
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Unlock,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/unlock" => route::pick(method, &[("POST", Endpoint::Unlock)]),
+        _ => Routed::NotFound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,8 +82,8 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error, "flow_state", "consumed");
-        assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap_err().error, "not_locked");
+        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error(), "flow_state", "consumed");
+        assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap_err().error(), "not_locked");
     }
 
     #[test]
@@ -96,7 +110,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.next, "choose_method");
         assert_eq!(
-            unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error,
+            unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error(),
             "flow_state",
             "one gate is not enough"
         );
@@ -126,11 +140,11 @@ mod tests {
     fn gates_first_and_only_unlock_flows() {
         let (env, _) = locked_env();
         let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
-        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error, "flow_state");
+        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error(), "flow_state");
         let reset_flow = verified_flow(&env, "reset");
         let e = unlock(&env.ctx(), UnlockRequest { flow: reset_flow }).unwrap_err();
-        assert_eq!((e.status, e.error), (409, "flow_state"));
-        assert_eq!(unlock(&env.ctx(), UnlockRequest::default()).unwrap_err().error, "missing_field");
+        assert_eq!((e.status(), e.error()), (409, "flow_state"));
+        assert_eq!(unlock(&env.ctx(), UnlockRequest::default()).unwrap_err().error(), "missing_field");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::flow::{self, Flow, FlowState, Purpose, registration};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::kv;
+use crate::platform::route::{self, Routed};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -121,6 +122,19 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
     Err(ApiError::wrong_answers(serde_json::to_value(shown).unwrap_or_default()))
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Verify,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/verify-code" => route::pick(method, &[("POST", Endpoint::Verify)]),
+        _ => Routed::NotFound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,9 +187,9 @@ mod tests {
             json!({ "gates_passed": 1, "gates_required": 1, "next": "set_password" })
         );
         // The code is cleared: using it again is out of order.
-        assert_eq!(check(&env, &flow, "email", &code).unwrap_err().error, "flow_state");
+        assert_eq!(check(&env, &flow, "email", &code).unwrap_err().error(), "flow_state");
         assert_eq!(
-            send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err().error,
+            send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err().error(),
             "flow_state",
             "all gates passed"
         );
@@ -188,11 +202,11 @@ mod tests {
         let code = last_code(&env);
         for left in (0..5).rev() {
             let e = check(&env, &flow, "mobile_text", &wrong(&code)).unwrap_err();
-            assert_eq!((e.status, e.error), (401, "wrong_code"));
+            assert_eq!((e.status(), e.error()), (401, "wrong_code"));
             assert_eq!(e.details.unwrap()["attempts_left"], left);
         }
         let e = check(&env, &flow, "mobile_text", &code).unwrap_err();
-        assert_eq!((e.status, e.error), (410, "code_burned"), "even the right code is refused now");
+        assert_eq!((e.status(), e.error()), (410, "code_burned"), "even the right code is refused now");
     }
 
     #[test]
@@ -202,11 +216,11 @@ mod tests {
         let first = last_code(&env);
         env.clock.advance(300);
         let e = check(&env, &flow, "mobile_text", &first).unwrap_err();
-        assert_eq!((e.status, e.error), (410, "code_expired"));
+        assert_eq!((e.status(), e.error()), (410, "code_expired"));
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         let second = last_code(&env);
         if first != second {
-            assert_eq!(check(&env, &flow, "mobile_text", &first).unwrap_err().error, "wrong_code");
+            assert_eq!(check(&env, &flow, "mobile_text", &first).unwrap_err().error(), "wrong_code");
         }
         check(&env, &flow, "mobile_text", &second).unwrap();
     }
@@ -219,7 +233,7 @@ mod tests {
         let (wrong_count, burned) = (AtomicUsize::new(0), AtomicUsize::new(0));
         std::thread::scope(|s| {
             for _ in 0..50 {
-                s.spawn(|| match check(&env, &flow, "mobile_text", &bad).unwrap_err().error {
+                s.spawn(|| match check(&env, &flow, "mobile_text", &bad).unwrap_err().error() {
                     "wrong_code" => wrong_count.fetch_add(1, Ordering::SeqCst),
                     "code_burned" => burned.fetch_add(1, Ordering::SeqCst),
                     other => panic!("{other}"),
@@ -239,7 +253,7 @@ mod tests {
         let r = check(&env, &flow, "email", &last_code(&env)).unwrap();
         assert_eq!((r.gates_passed, r.gates_required, r.next), (1, 2, "choose_method"));
         let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
-        assert_eq!((e.status, e.error), (409, "flow_state"));
+        assert_eq!((e.status(), e.error()), (409, "flow_state"));
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let r = answer(&env, &flow, &qs, true).unwrap();
         assert_eq!((r.gates_passed, r.next), (2, "set_password"));
@@ -253,7 +267,7 @@ mod tests {
         send_to(&env, &flow, "mobile_text", "+1 425 555 0112").unwrap();
         check(&env, &flow, "mobile_text", &last_code(&env)).unwrap();
         let e = send_to(&env, &flow, "mobile_call", "+1 425 555 0112").unwrap_err();
-        assert_eq!((e.status, e.error), (409, "flow_state"), "the same phone cannot be the second gate");
+        assert_eq!((e.status(), e.error()), (409, "flow_state"), "the same phone cannot be the second gate");
     }
 
     #[test]
@@ -261,7 +275,7 @@ mod tests {
         let (env, flow) = setup();
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let e = answer(&env, &flow, &qs, false).unwrap_err();
-        assert_eq!((e.status, e.error), (401, "wrong_answers"));
+        assert_eq!((e.status(), e.error()), (401, "wrong_answers"));
         let redrawn: Vec<questions::Question> =
             serde_json::from_value(e.details.unwrap()["questions"].clone()).unwrap();
         assert_eq!(redrawn.len(), 3);
@@ -277,11 +291,11 @@ mod tests {
     fn answers_without_questions_and_codes_without_sending_are_out_of_order() {
         let (env, flow) = setup();
         let qs = vec![questions::Question { id: "q01".into(), text: String::new() }];
-        assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
-        assert_eq!(check(&env, &flow, "email", "123456").unwrap_err().error, "flow_state");
+        assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error(), "flow_state");
+        assert_eq!(check(&env, &flow, "email", "123456").unwrap_err().error(), "flow_state");
         let e = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), ..Default::default() })
             .unwrap_err();
-        assert_eq!(e.error, "missing_field");
+        assert_eq!(e.error(), "missing_field");
     }
 
     #[test]
@@ -293,8 +307,8 @@ mod tests {
             check(&env, &flow, "mobile_text", &wrong(&code)).unwrap_err();
         }
         let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
-        assert_eq!((e.status, e.error), (403, "reset_blocked"));
-        assert_eq!(start(&env, "jane@contoso.com", "reset").unwrap_err().error, "reset_blocked");
+        assert_eq!((e.status(), e.error()), (403, "reset_blocked"));
+        assert_eq!(start(&env, "jane@contoso.com", "reset").unwrap_err().error(), "reset_blocked");
         let blocked =
             audit::list(&*env.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap();
         assert_eq!(blocked.len(), 1);
@@ -309,7 +323,7 @@ mod tests {
         let before = crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id;
         // Claim the current draw as a concurrent request would have: this answer is not evaluated.
         assert!(Counter::new(&*env.store, draw_key(&flow, &before)).claim().unwrap());
-        assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error, "flow_state");
+        assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error(), "flow_state");
         let events =
             audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
                 .unwrap();
@@ -330,6 +344,6 @@ mod tests {
         let c2 = last_code(&env);
         check(&env, &flow, "mobile_text", &wrong(&c2)).unwrap_err();
         let e = check(&env, &flow, "mobile_text", &c2).unwrap_err();
-        assert_eq!((e.status, e.error), (429, "throttled"));
+        assert_eq!((e.status(), e.error()), (429, "throttled"));
     }
 }

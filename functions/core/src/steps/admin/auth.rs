@@ -1,7 +1,7 @@
 //! The bearer-token check: `Authorization: Bearer <token>` against the
 //! `admin_token` variable, and the 401 answer when it fails.
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -44,8 +44,7 @@ pub fn authorize(configured: &str, authorization: Option<&str>) -> Auth {
 /// The 401 answer for a refused request.
 pub fn unauthorized() -> ApiError {
     ApiError::new(
-        401,
-        "unauthorized",
+        ErrorCode::Unauthorized,
         "This route needs the administrator's bearer token: `Authorization: Bearer <token>`.",
     )
 }

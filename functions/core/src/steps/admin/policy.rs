@@ -3,7 +3,7 @@
 use super::ACTOR;
 use crate::domain::audit;
 use crate::domain::policy::Policy;
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::ctx::Ctx;
 use crate::platform::request;
 use serde_json::{Map, Value, json};
@@ -14,7 +14,7 @@ pub fn get_policy(ctx: &Ctx) -> Result<Policy> {
 }
 
 fn invalid_policy(problems: Vec<String>) -> ApiError {
-    ApiError::new(422, "invalid_policy", problems.join(" ")).with_details(json!({ "problems": problems }))
+    ApiError::new(ErrorCode::InvalidPolicy, problems.join(" ")).with_details(json!({ "problems": problems }))
 }
 
 /// Parses a whole policy: every unknown field, wrong type and out-of-range
@@ -79,7 +79,7 @@ mod tests {
         let env = TestEnv::new();
         let ctx = env.ctx();
         let e = replace_policy(&ctx, br#"{"gates_required": 3, "questions_to_reset": 9, "lockout_threshold": "ten", "nonsense": 1, "throttles": {"code_attempts": 5, "bogus": 2}}"#).unwrap_err();
-        assert_eq!((e.status, e.error), (422, "invalid_policy"));
+        assert_eq!((e.status(), e.error()), (422, "invalid_policy"));
         let problems =
             e.body()["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>();
         for needle in ["`nonsense`", "`throttles.bogus`", "`lockout_threshold`"] {
@@ -88,7 +88,7 @@ mod tests {
         let e = replace_policy(&ctx, br#"{"gates_required": 3, "questions_to_reset": 9, "code_lifetime_seconds": 5}"#)
             .unwrap_err();
         assert_eq!(e.body()["problems"].as_array().unwrap().len(), 4);
-        assert_eq!(replace_policy(&ctx, b"[1]").unwrap_err().status, 400);
+        assert_eq!(replace_policy(&ctx, b"[1]").unwrap_err().status(), 400);
         let p = replace_policy(&ctx, br#"{"gates_required": 2, "uniform_errors": true}"#).unwrap();
         assert_eq!(get_policy(&ctx).unwrap(), p);
         assert_eq!(p.lockout_threshold, 10, "left-out fields take their defaults");

@@ -11,7 +11,7 @@ use crate::domain::password_policy::Subject;
 use crate::domain::phone::Phone;
 use crate::domain::policy::Policy;
 use crate::domain::users::{self, Contacts, User};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::ctx::Ctx;
 use crate::platform::request;
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub fn view(user: &User, now: u64) -> Value {
 }
 
 fn user_not_found() -> ApiError {
-    ApiError::new(404, "user_not_found", "No such user.")
+    ApiError::new(ErrorCode::UserNotFound, "No such user.")
 }
 
 fn load(ctx: &Ctx, id: &str) -> Result<User> {
@@ -296,8 +296,7 @@ pub fn import_users(ctx: &Ctx, body: &[u8]) -> Result<ImportReport> {
     }
     if lines.len() > MAX_IMPORT_LINES {
         return Err(ApiError::new(
-            413,
-            "too_many_lines",
+            ErrorCode::TooManyLines,
             format!("At most {MAX_IMPORT_LINES} users per import; split the file."),
         ));
     }
@@ -364,7 +363,7 @@ mod tests {
         assert_eq!(shown["lockout_active"], false);
         let stored = users::get(ctx.store, shown["id"].as_str().unwrap()).unwrap().unwrap();
         assert!(users::verify_password(&stored, GOOD));
-        assert_eq!(create_user(&ctx, create_req("ADA@contoso.com")).unwrap_err().error, "username_taken");
+        assert_eq!(create_user(&ctx, create_req("ADA@contoso.com")).unwrap_err().error(), "username_taken");
 
         let bad: CreateUserRequest = serde_json::from_value(json!({
             "username": "bad user",
@@ -375,7 +374,7 @@ mod tests {
         }))
         .unwrap();
         let e = create_user(&ctx, bad).unwrap_err();
-        assert_eq!((e.status, e.error), (422, "invalid_user"));
+        assert_eq!((e.status(), e.error()), (422, "invalid_user"));
         let body = e.body();
         let fields: Vec<&str> =
             body["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
@@ -447,9 +446,9 @@ mod tests {
 
         let bad: UpdateUserRequest = serde_json::from_value(json!({ "display_name": "", "password": GOOD })).unwrap();
         let e = update_user(&ctx, &id, bad).unwrap_err();
-        assert_eq!(e.error, "invalid_user");
+        assert_eq!(e.error(), "invalid_user");
         assert_eq!(e.body()["violations"][0]["rule"], "same_as_current");
-        assert_eq!(update_user(&ctx, "nobody", UpdateUserRequest::default()).unwrap_err().status, 404);
+        assert_eq!(update_user(&ctx, "nobody", UpdateUserRequest::default()).unwrap_err().status(), 404);
 
         let signed_in = crate::domain::session::create(&ctx, &id).unwrap();
         let reset: UpdateUserRequest = serde_json::from_value(json!({ "password": "Another-Good-One-77" })).unwrap();
@@ -462,7 +461,7 @@ mod tests {
         let signed_in = crate::domain::session::create(&ctx, &id).unwrap();
 
         assert_eq!(lock_user(&ctx, &id, LockRequest::default()).unwrap()["lockout_active"], true);
-        assert_eq!(lock_user(&ctx, &id, LockRequest { seconds: Some(5) }).unwrap_err().status, 422);
+        assert_eq!(lock_user(&ctx, &id, LockRequest { seconds: Some(5) }).unwrap_err().status(), 422);
         crate::platform::counter::Counter::new(ctx.store, users::signin_failures_key(&id)).add(7).unwrap();
         let v = unlock_user(&ctx, &id).unwrap();
         assert_eq!((v["locked"].as_bool(), v["lockout_active"].as_bool()), (Some(false), Some(false)));
@@ -475,8 +474,8 @@ mod tests {
 
         assert_eq!(delete_user(&ctx, &id).unwrap()["deleted"], true);
         assert!(crate::domain::session::load(&ctx, Some(&signed_in.id)).is_err(), "a deleted user's sessions end");
-        assert_eq!(delete_user(&ctx, &id).unwrap_err().status, 404);
-        assert_eq!(get_user(&ctx, &id).unwrap_err().error, "user_not_found");
+        assert_eq!(delete_user(&ctx, &id).unwrap_err().status(), 404);
+        assert_eq!(get_user(&ctx, &id).unwrap_err().error(), "user_not_found");
 
         let kinds: Vec<String> =
             list_audit(&ctx, &format!("user={id}")).unwrap().events.into_iter().map(|e| e.kind).collect();
@@ -515,8 +514,8 @@ mod tests {
         assert_eq!(r.results[1]["error"]["error"], "invalid_json");
         assert_eq!(r.results[2]["error"]["error"], "invalid_user");
         assert!(users::find_by_username(ctx.store, "d@contoso.com").unwrap().is_some());
-        assert_eq!(import_users(&ctx, b"\n \n").unwrap_err().status, 400);
+        assert_eq!(import_users(&ctx, b"\n \n").unwrap_err().status(), 400);
         let many = "{}\n".repeat(MAX_IMPORT_LINES + 1);
-        assert_eq!(import_users(&ctx, many.as_bytes()).unwrap_err().status, 413);
+        assert_eq!(import_users(&ctx, many.as_bytes()).unwrap_err().status(), 413);
     }
 }

@@ -9,49 +9,37 @@ use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions;
 use crate::domain::users::{Contacts, NewAnswer, NewUser, Role};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
+use url::form_urlencoded;
 
 // ---------------------------------------------------------------------------
 // Query strings
 
-fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::bad_request("The query string has a malformed %-escape."))?;
-                out.push(byte);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ApiError::bad_request("The query string is not UTF-8."))
-}
-
-/// `a=1&b=x` → pairs, %-decoded; only the names in `allowed`, each at most once.
+/// `a=1&b=x` → pairs, decoded as HTML forms encode them (`url`'s
+/// `form_urlencoded`); only the names in `allowed`, each at most once. A
+/// malformed `%`-escape or a value that is not UTF-8 is refused, not guessed.
 pub fn parse_query(query: &str, allowed: &[&str]) -> Result<Map<String, Value>> {
+    let escapes_ok = query
+        .match_indices('%')
+        .all(|(i, _)| query.as_bytes().get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    if !escapes_ok {
+        return Err(ApiError::bad_request("The query string has a malformed %-escape."));
+    }
     let mut out = Map::new();
-    for part in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let name = percent_decode(name)?;
-        if !allowed.contains(&name.as_str()) {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.contains('\u{fffd}') || value.contains('\u{fffd}') {
+            return Err(ApiError::bad_request("The query string is not UTF-8."));
+        }
+        if !allowed.contains(&name.as_ref()) {
             return Err(ApiError::bad_request(format!(
                 "Unknown query parameter `{}`; this route takes {}.",
                 name.chars().take(40).collect::<String>(),
                 allowed.join(", ")
             )));
         }
-        if out.insert(name.clone(), Value::String(percent_decode(value)?)).is_some() {
+        if out.insert(name.to_string(), Value::String(value.into_owned())).is_some() {
             return Err(ApiError::bad_request(format!("The query parameter `{name}` is given twice.")));
         }
     }
@@ -198,7 +186,7 @@ impl Problems {
             return Ok(());
         }
         let text = self.0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join(" ");
-        Err(ApiError::new(422, "invalid_user", text).with_details(json!({ "problems": self.0 })))
+        Err(ApiError::new(ErrorCode::InvalidUser, text).with_details(json!({ "problems": self.0 })))
     }
 }
 
@@ -362,22 +350,28 @@ mod tests {
         let q =
             parse_query("user=jane%40contoso.com&type=admin_user_created&limit=5", &["user", "type", "limit"]).unwrap();
         assert_eq!(q["user"], "jane@contoso.com");
-        assert_eq!(parse_query("x=1", &["user"]).unwrap_err().status, 400);
-        assert_eq!(parse_query("user=a&user=b", &["user"]).unwrap_err().status, 400);
-        assert_eq!(parse_query("user=%zz", &["user"]).unwrap_err().status, 400);
-        assert_eq!(parse_query("user=%ff", &["user"]).unwrap_err().status, 400);
+        assert_eq!(parse_query("x=1", &["user"]).unwrap_err().status(), 400);
+        assert_eq!(parse_query("user=a&user=b", &["user"]).unwrap_err().status(), 400);
+        assert_eq!(parse_query("user=%zz", &["user"]).unwrap_err().status(), 400);
+        assert_eq!(parse_query("user=%ff", &["user"]).unwrap_err().status(), 400);
         let env = TestEnv::new();
-        assert_eq!(list_users(&env.ctx(), "limit=0").unwrap_err().status, 400);
-        assert_eq!(list_users(&env.ctx(), "limit=abc").unwrap_err().status, 400);
-        assert_eq!(list_audit(&env.ctx(), "since=-1").unwrap_err().status, 400);
+        assert_eq!(list_users(&env.ctx(), "limit=0").unwrap_err().status(), 400);
+        assert_eq!(list_users(&env.ctx(), "limit=abc").unwrap_err().status(), 400);
+        assert_eq!(list_audit(&env.ctx(), "since=-1").unwrap_err().status(), 400);
     }
 
     #[test]
     fn unknown_fields_and_wrong_types_are_400() {
-        assert_eq!(request::parse::<CreateUserRequest>(br#"{"username":"a","pasword":"x"}"#).unwrap_err().status, 400);
-        assert_eq!(request::parse::<CreateUserRequest>(br#"{"username":"a","locked":"yes"}"#).unwrap_err().status, 400);
-        assert_eq!(request::parse::<UpdateUserRequest>(br#"{"username":"renamed"}"#).unwrap_err().status, 400);
-        assert_eq!(request::parse::<LockRequest>(br#"{"seconds":-5}"#).unwrap_err().status, 400);
+        assert_eq!(
+            request::parse::<CreateUserRequest>(br#"{"username":"a","pasword":"x"}"#).unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            request::parse::<CreateUserRequest>(br#"{"username":"a","locked":"yes"}"#).unwrap_err().status(),
+            400
+        );
+        assert_eq!(request::parse::<UpdateUserRequest>(br#"{"username":"renamed"}"#).unwrap_err().status(), 400);
+        assert_eq!(request::parse::<LockRequest>(br#"{"seconds":-5}"#).unwrap_err().status(), 400);
         let p: UpdateUserRequest = request::parse(br#"{"contacts":{"office_phone":null}}"#).unwrap();
         assert!(matches!(p.contacts.unwrap().office_phone, Some(None)));
     }

@@ -10,7 +10,7 @@ use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::policy::Policy;
 use crate::domain::throttle;
 use crate::domain::users;
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::flow;
 use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
@@ -72,8 +72,7 @@ pub fn contact_admin(ctx: &Ctx, notifier: &dyn Notifier, req: ContactAdminReques
     let recipients = recipients(ctx, &Policy::load(ctx.store)?)?;
     if recipients.is_empty() {
         return Err(ApiError::new(
-            503,
-            "no_administrator",
+            ErrorCode::NoAdministrator,
             "No administrator can be reached through this service. Please contact your helpdesk directly.",
         ));
     }
@@ -170,7 +169,7 @@ mod tests {
     fn the_helpdesk_address_replaces_the_admins_and_no_recipient_is_a_clear_503() {
         let env = TestEnv::new();
         env.user_with_everything("jane@contoso.com");
-        assert_eq!(ask(&env, "jane@contoso.com").unwrap_err().error, "no_administrator");
+        assert_eq!(ask(&env, "jane@contoso.com").unwrap_err().error(), "no_administrator");
         env.save_policy(|p| p.helpdesk_contact = "helpdesk@contoso.com".into());
         admin(&env, "boss1", "boss1@contoso.com");
         ask(&env, "jane@contoso.com").unwrap();
@@ -187,12 +186,12 @@ mod tests {
             ask(&env, "jane@contoso.com").unwrap();
         }
         let e = ask(&env, "jane@contoso.com").unwrap_err();
-        assert_eq!((e.status, e.error), (429, "throttled"));
+        assert_eq!((e.status(), e.error()), (429, "throttled"));
         assert!(e.retry_after.is_some());
-        assert_eq!(ask(&env, " ").unwrap_err().error, "missing_field");
+        assert_eq!(ask(&env, " ").unwrap_err().error(), "missing_field");
         let long = ContactAdminRequest { username: "x".into(), note: "n".repeat(MAX_NOTE + 1), ..Default::default() };
-        assert_eq!(contact_admin(&env.ctx(), &env.outbox(), long).unwrap_err().status, 400);
+        assert_eq!(contact_admin(&env.ctx(), &env.outbox(), long).unwrap_err().status(), 400);
         let odd = ContactAdminRequest { username: "x".into(), purpose: "hack".into(), ..Default::default() };
-        assert_eq!(contact_admin(&env.ctx(), &env.outbox(), odd).unwrap_err().status, 400);
+        assert_eq!(contact_admin(&env.ctx(), &env.outbox(), odd).unwrap_err().status(), 400);
     }
 }

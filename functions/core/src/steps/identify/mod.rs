@@ -1,5 +1,6 @@
 //! "Who are you?": the CAPTCHA challenge, then account id + solution + purpose
-//! → a new flow and the methods the user may prove with.
+//! → a new flow and the methods the user may prove with. Also the public part
+//! of the policy the pages read before the journey starts.
 
 pub mod contact_admin;
 
@@ -50,6 +51,29 @@ pub struct IdentifyResponse {
 /// `GET /api/identify/challenge`.
 pub fn challenge(ctx: &Ctx) -> Result<Challenge> {
     Ok(captcha::issue(ctx, &Policy::load(ctx.store)?))
+}
+
+/// `GET /api/policy/public`: the few policy values the pages show before the
+/// server checks them (live password feedback, how long a code and an attempt
+/// last). Unauthenticated, so nothing else of the policy: no throttles, banned
+/// terms, helpdesk contact or CAPTCHA settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicPolicy {
+    pub password_min_length: u32,
+    pub password_max_length: u32,
+    pub code_lifetime_seconds: u64,
+    pub flow_lifetime_seconds: u64,
+}
+
+/// `GET /api/policy/public`.
+pub fn public_policy(ctx: &Ctx) -> Result<PublicPolicy> {
+    let policy = Policy::load(ctx.store)?;
+    Ok(PublicPolicy {
+        password_min_length: policy.password.min_length,
+        password_max_length: policy.password.max_length,
+        code_lifetime_seconds: policy.code_lifetime_seconds,
+        flow_lifetime_seconds: policy.flow_lifetime_seconds,
+    })
 }
 
 fn hint(user: &User, method: MethodId) -> String {
@@ -164,7 +188,7 @@ mod tests {
             &ctx,
             IdentifyRequest { username: "jane@contoso.com".into(), captcha: None, purpose: "reset".into() },
         );
-        assert_eq!(r.unwrap_err().error, "missing_field");
+        assert_eq!(r.unwrap_err().error(), "missing_field");
         let s = solved(&ctx);
         identify(
             &ctx,
@@ -175,7 +199,7 @@ mod tests {
             &ctx,
             IdentifyRequest { username: "jane@contoso.com".into(), captcha: Some(s), purpose: "reset".into() },
         );
-        assert_eq!(replay.unwrap_err().error, "captcha_invalid");
+        assert_eq!(replay.unwrap_err().error(), "captcha_invalid");
     }
 
     #[test]
@@ -198,20 +222,20 @@ mod tests {
             n.contacts.mobile_phone = Some(crate::domain::phone::Phone::new("1", "425 555 0112"));
         });
         let unknown = start(&env, "nobody@contoso.com", "reset").unwrap_err();
-        assert_eq!((unknown.status, unknown.error), (403, "not_registered"));
+        assert_eq!((unknown.status(), unknown.error()), (403, "not_registered"));
         assert_eq!(unknown.message, crate::errors::NOT_REGISTERED_TEXT);
         let bare = start(&env, "bare", "reset").unwrap_err();
         assert_eq!(unknown.body(), bare.body(), "unknown and unregistered are indistinguishable");
-        assert_eq!(start(&env, "federated", "reset").unwrap_err().error, "contact_admin");
-        assert_eq!(start(&env, "off", "reset").unwrap_err().error, "not_enabled");
-        assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_registered", "an admin needs two methods");
+        assert_eq!(start(&env, "federated", "reset").unwrap_err().error(), "contact_admin");
+        assert_eq!(start(&env, "off", "reset").unwrap_err().error(), "not_enabled");
+        assert_eq!(start(&env, "boss", "reset").unwrap_err().error(), "not_registered", "an admin needs two methods");
         assert_eq!(
-            start(&env, "phone-boss", "reset").unwrap_err().error,
+            start(&env, "phone-boss", "reset").unwrap_err().error(),
             "not_registered",
             "text + call of one phone is one method"
         );
         env.save_policy(|p| p.sspr_enabled = crate::domain::policy::SsprScope::None);
-        assert_eq!(start(&env, "boss", "reset").unwrap_err().error, "not_enabled");
+        assert_eq!(start(&env, "boss", "reset").unwrap_err().error(), "not_enabled");
         env.save_policy(|p| p.sspr_enabled = crate::domain::policy::SsprScope::All);
         assert!(start(&env, "off", "reset").is_ok(), "scope all ignores the per-user flag");
         env.save_policy(|p| p.uniform_errors = true);
@@ -227,12 +251,48 @@ mod tests {
         let env = easy_env();
         let u = env.user_with_everything("jane@contoso.com");
         let e = start(&env, "jane@contoso.com", "unlock").unwrap_err();
-        assert_eq!((e.status, e.error), (409, "not_locked"));
+        assert_eq!((e.status(), e.error()), (409, "not_locked"));
         users::lock(&*env.store, &u.id, None).unwrap();
         assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap().purpose, Purpose::Unlock);
-        assert_eq!(start(&env, "jane@contoso.com", "register").unwrap_err().status, 400);
-        assert_eq!(start(&env, " ", "reset").unwrap_err().error, "missing_field");
-        assert_eq!(start(&env, &"x".repeat(300), "reset").unwrap_err().status, 400);
+        assert_eq!(start(&env, "jane@contoso.com", "register").unwrap_err().status(), 400);
+        assert_eq!(start(&env, " ", "reset").unwrap_err().error(), "missing_field");
+        assert_eq!(start(&env, &"x".repeat(300), "reset").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn the_public_policy_is_the_stored_policy_and_nothing_more() {
+        let env = easy_env();
+        let defaults = public_policy(&env.ctx()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&defaults).unwrap(),
+            json!({
+                "password_min_length": 8,
+                "password_max_length": 256,
+                "code_lifetime_seconds": 300,
+                "flow_lifetime_seconds": 900,
+            }),
+            "Entra's defaults, and only these four fields"
+        );
+        env.save_policy(|p| {
+            p.password.min_length = 12;
+            p.password.max_length = 64;
+            p.code_lifetime_seconds = 120;
+            p.flow_lifetime_seconds = 600;
+            p.password.banned_terms = vec!["contoso".into()];
+            p.helpdesk_contact = "helpdesk@contoso.com".into();
+        });
+        let saved = public_policy(&env.ctx()).unwrap();
+        assert_eq!(
+            saved,
+            PublicPolicy {
+                password_min_length: 12,
+                password_max_length: 64,
+                code_lifetime_seconds: 120,
+                flow_lifetime_seconds: 600,
+            }
+        );
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(!text.contains("contoso"), "no banned term or helpdesk contact leaks: {text}");
     }
 
     #[test]
@@ -240,15 +300,15 @@ mod tests {
         let env = easy_env();
         env.save_policy(|p| p.throttles.identify_per_minute = 3);
         for _ in 0..3 {
-            assert_eq!(start(&env, "nobody", "reset").unwrap_err().error, "not_registered");
+            assert_eq!(start(&env, "nobody", "reset").unwrap_err().error(), "not_registered");
         }
         let e = start(&env, "nobody", "reset").unwrap_err();
-        assert_eq!((e.status, e.error), (429, "throttled"));
+        assert_eq!((e.status(), e.error()), (429, "throttled"));
         assert!(e.retry_after.unwrap() <= 60);
         let mut other = env.ctx();
         other.client_addr = "198.51.100.1".into();
         let captcha = Some(solved(&other));
         let r = identify(&other, IdentifyRequest { username: "nobody".into(), captcha, purpose: String::new() });
-        assert_eq!(r.unwrap_err().error, "not_registered", "another address has its own budget");
+        assert_eq!(r.unwrap_err().error(), "not_registered", "another address has its own budget");
     }
 }

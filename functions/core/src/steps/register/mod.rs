@@ -22,14 +22,15 @@ use crate::domain::mask;
 use crate::domain::methods::MethodId;
 use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
-use crate::domain::questions::{self, PREDEFINED, Question};
+use crate::domain::questions::{self, Question};
 use crate::domain::security_info::{Contact, reconfirm_due, registered};
 use crate::domain::session::{self, Session};
 use crate::domain::users::{self, SecurityAnswer, User};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::flow::registration::Registration;
 use crate::flow::{self, Purpose};
 use crate::platform::ctx::Ctx;
+use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cell::Cell;
@@ -157,11 +158,46 @@ pub fn valid_method_segment(s: &str) -> bool {
     !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Status,
+    Start,
+    QuestionPool,
+    SetQuestions,
+    Finish,
+    /// `DELETE /api/register/<method>` (`questions` removes the security questions).
+    Remove(String),
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    use Endpoint::*;
+    match route::trim(path) {
+        "/api/register" => route::pick(method, &[("GET", Status)]),
+        "/api/register/start" => route::pick(method, &[("POST", Start)]),
+        "/api/register/finish" => route::pick(method, &[("POST", Finish)]),
+        "/api/register/questions" => route::pick(
+            method,
+            &[
+                ("GET", QuestionPool),
+                ("PUT", SetQuestions),
+                ("POST", SetQuestions),
+                ("DELETE", Remove("security_questions".into())),
+            ],
+        ),
+        other => match other.strip_prefix("/api/register/") {
+            Some(m) if valid_method_segment(m) => route::pick(method, &[("DELETE", Remove(m.to_owned()))]),
+            _ => Routed::NotFound,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::notify;
     use crate::domain::phone::Phone;
+    use crate::domain::questions::PREDEFINED;
     use crate::domain::users::NewUser;
     use crate::flow::gate::VerifyResponse;
     use crate::platform::store::Store;
@@ -303,7 +339,7 @@ mod tests {
                 SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: dest.into() },
             )
         };
-        assert_eq!(send("other@fabrikam.com").unwrap_err().error, "destination_mismatch");
+        assert_eq!(send("other@fabrikam.com").unwrap_err().error(), "destination_mismatch");
         assert_eq!(
             send_code(
                 &ctx,
@@ -311,7 +347,7 @@ mod tests {
                 SendCodeRequest { flow: r.flow.clone(), method: "mobile_text".into(), destination: "x".into() }
             )
             .unwrap_err()
-            .error,
+            .error(),
             "method_unavailable"
         );
         send("SAM@fabrikam.com").unwrap();
@@ -324,7 +360,7 @@ mod tests {
             )
         };
         let e = v(&wrong).unwrap_err();
-        assert_eq!((e.status, e.error), (401, "wrong_code"));
+        assert_eq!((e.status(), e.error()), (401, "wrong_code"));
         assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
         // Questions are not a register-flow method.
         assert_eq!(
@@ -338,11 +374,11 @@ mod tests {
                 }
             )
             .unwrap_err()
-            .error,
+            .error(),
             "method_unavailable"
         );
         session::end_all(&ctx, &s.user_id).unwrap();
-        assert_eq!(v(&code).unwrap_err().error, "not_signed_in");
+        assert_eq!(v(&code).unwrap_err().error(), "not_signed_in");
         assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
     }
 
@@ -375,7 +411,7 @@ mod tests {
             )
         };
         v().unwrap();
-        assert_eq!(v().unwrap_err().error, "flow_state");
+        assert_eq!(v().unwrap_err().error(), "flow_state");
     }
 
     #[test]
@@ -396,20 +432,20 @@ mod tests {
             )
             .unwrap_err()
         };
-        assert_eq!(go("", "", "x", "").error, "missing_field");
-        assert_eq!(go("fax", "", "x", "").status, 400);
-        assert_eq!(go("alternate_email", "", "", "").error, "missing_field");
-        assert_eq!(go("alternate_email", "", "not-an-email", "").error, "invalid_destination");
-        assert_eq!(go("alternate_email", "", "a b@c.com", "").error, "invalid_destination");
-        assert_eq!(go("authentication_phone", "", "4255550123", "").error, "invalid_destination");
-        assert_eq!(go("authentication_phone", "1", "12", "").error, "invalid_destination");
-        assert_eq!(go("authentication_phone", "1", "425-555-abcd", "").error, "invalid_destination");
-        assert_eq!(go("authentication_phone", "1", "+44 20 7946 0000", "").error, "invalid_destination");
-        assert_eq!(go("authentication_phone", "1", "4255550123", "fax").status, 400);
-        assert_eq!(go("office_phone", "1", "4255550123", "text").status, 400);
-        assert_eq!(go("security_questions", "", "x", "").status, 400);
+        assert_eq!(go("", "", "x", "").error(), "missing_field");
+        assert_eq!(go("fax", "", "x", "").status(), 400);
+        assert_eq!(go("alternate_email", "", "", "").error(), "missing_field");
+        assert_eq!(go("alternate_email", "", "not-an-email", "").error(), "invalid_destination");
+        assert_eq!(go("alternate_email", "", "a b@c.com", "").error(), "invalid_destination");
+        assert_eq!(go("authentication_phone", "", "4255550123", "").error(), "invalid_destination");
+        assert_eq!(go("authentication_phone", "1", "12", "").error(), "invalid_destination");
+        assert_eq!(go("authentication_phone", "1", "425-555-abcd", "").error(), "invalid_destination");
+        assert_eq!(go("authentication_phone", "1", "+44 20 7946 0000", "").error(), "invalid_destination");
+        assert_eq!(go("authentication_phone", "1", "4255550123", "fax").status(), 400);
+        assert_eq!(go("office_phone", "1", "4255550123", "text").status(), 400);
+        assert_eq!(go("security_questions", "", "x", "").status(), 400);
         s.env.save_policy(|p| p.methods_allowed = vec![MethodId::Email, MethodId::Questions]);
-        assert_eq!(go("authentication_phone", "1", "4255550123", "").error, "method_unavailable");
+        assert_eq!(go("authentication_phone", "1", "4255550123", "").error(), "method_unavailable");
     }
 
     #[test]
@@ -419,7 +455,7 @@ mod tests {
         let qa = |id: &str, a: &str| QuestionAnswer { id: Some(id.into()), question: None, answer: a.into() };
         let problems = |qs: Vec<QuestionAnswer>| {
             let e = set_questions(&ctx, &s.session, QuestionsRequest { questions: qs }).unwrap_err();
-            assert_eq!((e.status, e.error), (422, "invalid_questions"));
+            assert_eq!((e.status(), e.error()), (422, "invalid_questions"));
             e.details.unwrap()["problems"]
                 .as_array()
                 .unwrap()
@@ -445,7 +481,7 @@ mod tests {
         let all = problems(vec![qa("q01", "pa"), qa("q02", "pa")]);
         assert_eq!(all.len(), 3, "every problem is listed: {all:?}");
         assert!(!all.join(" ").contains("pa\""));
-        assert_eq!(set_questions(&ctx, &s.session, QuestionsRequest::default()).unwrap_err().error, "missing_field");
+        assert_eq!(set_questions(&ctx, &s.session, QuestionsRequest::default()).unwrap_err().error(), "missing_field");
         // Custom questions of the organisation are offered too.
         s.env.save_policy(|p| {
             p.custom_questions = vec![crate::domain::policy::CustomQuestion {
@@ -464,7 +500,7 @@ mod tests {
         assert!(u.security_answers.iter().all(|a| a.answer_hash.starts_with("$argon2id$")));
         // Admins may not register questions.
         users::update(&*s.env.store, &s.user_id, |u| u.role = users::Role::Admin).unwrap();
-        assert_eq!(set_questions(&ctx, &s.session, three_answers()).unwrap_err().error, "method_unavailable");
+        assert_eq!(set_questions(&ctx, &s.session, three_answers()).unwrap_err().error(), "method_unavailable");
     }
 
     #[test]
@@ -478,13 +514,13 @@ mod tests {
         .unwrap();
         s.env.save_policy(|p| p.gates_required = 2);
         let e = remove(&ctx, &s.session, "alternate_email").unwrap_err();
-        assert_eq!((e.status, e.error), (409, "below_required"));
+        assert_eq!((e.status(), e.error()), (409, "below_required"));
         set_questions(&ctx, &s.session, three_answers()).unwrap();
         let st = remove(&ctx, &s.session, "alternate_email").unwrap();
         assert_eq!(st.methods, vec![Contact::AuthenticationPhone, Contact::SecurityQuestions]);
-        assert_eq!(remove(&ctx, &s.session, "alternate_email").unwrap_err().error, "method_not_registered");
-        assert_eq!(remove(&ctx, &s.session, "fax").unwrap_err().status, 404);
-        assert_eq!(remove(&ctx, &s.session, "security_questions").unwrap_err().error, "below_required");
+        assert_eq!(remove(&ctx, &s.session, "alternate_email").unwrap_err().error(), "method_not_registered");
+        assert_eq!(remove(&ctx, &s.session, "fax").unwrap_err().status(), 404);
+        assert_eq!(remove(&ctx, &s.session, "security_questions").unwrap_err().error(), "below_required");
         assert_eq!(
             audit::list(
                 &*s.env.store,

@@ -6,7 +6,7 @@ use super::*;
 /// `DELETE /api/register/<method>`: never below the required number of methods.
 pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
     let contact = Contact::parse(method).ok_or_else(|| {
-        ApiError::new(404, "not_found", format!("No method `{}`.", method.chars().take(40).collect::<String>()))
+        ApiError::new(ErrorCode::NotFound, format!("No method `{}`.", method.chars().take(40).collect::<String>()))
     })?;
     let policy = Policy::load(ctx.store)?;
     let user = signed_in_user(ctx, s)?;
@@ -17,7 +17,7 @@ pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
         Contact::SecurityQuestions => !user.security_answers.is_empty(),
     };
     if !has {
-        return Err(ApiError::new(404, "method_not_registered", "This method is not registered."));
+        return Err(ApiError::new(ErrorCode::MethodNotRegistered, "This method is not registered."));
     }
     // Decided inside the compare-and-swap, so two removals at once cannot both pass.
     let refused = Cell::new(false);
@@ -38,8 +38,7 @@ pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
     if refused.get() {
         let need = after.gates_required(&policy);
         return Err(ApiError::new(
-            409,
-            "below_required",
+            ErrorCode::BelowRequired,
             format!("At least {need} methods must stay registered; add another method before removing this one."),
         )
         .with_details(json!({ "required": need })));

@@ -88,7 +88,7 @@ pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<St
         return Err(ApiError::missing_field("questions"));
     }
     let chosen = check_questions(&policy, &req).map_err(|problems| {
-        ApiError::new(422, "invalid_questions", problems.join(" ")).with_details(json!({ "problems": problems }))
+        ApiError::new(ErrorCode::InvalidQuestions, problems.join(" ")).with_details(json!({ "problems": problems }))
     })?;
     let mut answers = Vec::with_capacity(chosen.len());
     for (q, normalised) in &chosen {

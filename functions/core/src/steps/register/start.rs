@@ -33,7 +33,7 @@ pub struct StartResponse {
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::new(422, "invalid_destination", message.to_owned()).with_details(json!({ "field": field }))
+    ApiError::new(ErrorCode::InvalidDestination, message.to_owned()).with_details(json!({ "field": field }))
 }
 
 /// `POST /api/register/start`: begins proving a phone or email.

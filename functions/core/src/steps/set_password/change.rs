@@ -10,7 +10,7 @@ use crate::domain::password_policy;
 use crate::domain::policy::Policy;
 use crate::domain::session;
 use crate::domain::users::{self, User};
-use crate::errors::{ApiError, Result};
+use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,7 +63,7 @@ pub fn change(ctx: &Ctx, notifier: &dyn Notifier, req: ChangeRequest) -> Result<
         return Err(ApiError::missing_field("new_password"));
     }
     if req.confirm_password.as_ref().is_some_and(|c| *c != req.new_password) {
-        return Err(ApiError::new(422, "confirm_mismatch", "The new password and its confirmation differ."));
+        return Err(ApiError::new(ErrorCode::ConfirmMismatch, "The new password and its confirmation differ."));
     }
     if req.new_password.len() > 1024 {
         return Err(ApiError::password_policy(json!([{ "rule": "too_long", "message": "The password is too long." }])));
@@ -120,7 +120,7 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(change_with(&env, PASSWORD, "another good password").unwrap_err().error, "invalid_credentials");
+        assert_eq!(change_with(&env, PASSWORD, "another good password").unwrap_err().error(), "invalid_credentials");
         for key in env.store.keys_with_prefix("").unwrap() {
             assert!(!String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).contains("kestrel"), "{key}");
         }
@@ -131,11 +131,11 @@ mod tests {
         let env = TestEnv::new();
         env.user_with_everything("jane@contoso.com");
         let e = change_with(&env, PASSWORD, PASSWORD).unwrap_err();
-        assert_eq!((e.status, e.error), (422, "password_policy"));
+        assert_eq!((e.status(), e.error()), (422, "password_policy"));
         assert_eq!(e.details.unwrap()["violations"][0]["rule"], "same_as_current");
-        assert_eq!(change_with(&env, PASSWORD, "short").unwrap_err().error, "password_policy");
-        assert_eq!(change_with(&env, "", "x").unwrap_err().error, "missing_field");
-        assert_eq!(change_with(&env, PASSWORD, "").unwrap_err().error, "missing_field");
+        assert_eq!(change_with(&env, PASSWORD, "short").unwrap_err().error(), "password_policy");
+        assert_eq!(change_with(&env, "", "x").unwrap_err().error(), "missing_field");
+        assert_eq!(change_with(&env, PASSWORD, "").unwrap_err().error(), "missing_field");
         let e = change(
             &env.ctx(),
             &env.outbox(),
@@ -147,7 +147,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(e.error, "confirm_mismatch");
+        assert_eq!(e.error(), "confirm_mismatch");
         let unknown = change(
             &env.ctx(),
             &env.outbox(),
@@ -167,11 +167,14 @@ mod tests {
         let env = TestEnv::new();
         env.user_with_everything("jane@contoso.com");
         for _ in 0..10 {
-            assert_eq!(change_with(&env, "wrong", "violet kestrel harbour").unwrap_err().error, "invalid_credentials");
+            assert_eq!(
+                change_with(&env, "wrong", "violet kestrel harbour").unwrap_err().error(),
+                "invalid_credentials"
+            );
         }
-        assert_eq!(change_with(&env, PASSWORD, "violet kestrel harbour").unwrap_err().status, 423);
+        assert_eq!(change_with(&env, PASSWORD, "violet kestrel harbour").unwrap_err().status(), 423);
         let e = signin(&env.ctx(), SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() })
             .unwrap_err();
-        assert_eq!(e.status, 423);
+        assert_eq!(e.status(), 423);
     }
 }

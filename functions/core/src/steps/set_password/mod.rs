@@ -8,6 +8,7 @@ pub mod reset;
 use crate::domain::notify::Notifier;
 use crate::errors::Result;
 use crate::platform::ctx::Ctx;
+use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 
 /// The two bodies the route takes. Each branch refuses the other's fields, so
@@ -34,6 +35,19 @@ pub fn set_password(ctx: &Ctx, notifier: &dyn Notifier, req: SetPasswordRequest)
     }
 }
 
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SetPassword,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/set-password" => route::pick(method, &[("POST", Endpoint::SetPassword)]),
+        _ => Routed::NotFound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,7 +63,7 @@ mod tests {
         // An empty body is a reset that names no flow (the step says `missing_field`).
         assert!(matches!(parse::<SetPasswordRequest>(b"{}").unwrap(), SetPasswordRequest::Reset(_)));
         // Both shapes at once, or a wrong type, is neither.
-        assert_eq!(parse::<SetPasswordRequest>(br#"{"flow": "f", "username": "u"}"#).unwrap_err().status, 400);
-        assert_eq!(parse::<SetPasswordRequest>(br#"{"flow": 7}"#).unwrap_err().status, 400);
+        assert_eq!(parse::<SetPasswordRequest>(br#"{"flow": "f", "username": "u"}"#).unwrap_err().status(), 400);
+        assert_eq!(parse::<SetPasswordRequest>(br#"{"flow": 7}"#).unwrap_err().status(), 400);
     }
 }

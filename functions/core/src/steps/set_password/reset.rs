@@ -149,7 +149,7 @@ pub(crate) mod tests {
                 .unwrap();
         assert_eq!(events.len(), 1);
         assert!(!events[0].detail.to_string().contains("kestrel"));
-        assert_eq!(reset_with(&env, &flow, "another fine password").unwrap_err().error, "flow_state", "consumed");
+        assert_eq!(reset_with(&env, &flow, "another fine password").unwrap_err().error(), "flow_state", "consumed");
         // The new password is nowhere in KV.
         for key in env.store.keys_with_prefix("").unwrap() {
             assert!(!String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).contains("kestrel"), "{key}");
@@ -162,9 +162,9 @@ pub(crate) mod tests {
         env.user_with_everything("jane@contoso.com");
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         let e = reset_with(&env, &flow, "violet kestrel harbour").unwrap_err();
-        assert_eq!((e.status, e.error), (409, "flow_state"));
-        assert_eq!(reset_with(&env, "", "x").unwrap_err().error, "missing_field");
-        assert_eq!(reset_with(&env, &flow, "").unwrap_err().error, "missing_field");
+        assert_eq!((e.status(), e.error()), (409, "flow_state"));
+        assert_eq!(reset_with(&env, "", "x").unwrap_err().error(), "missing_field");
+        assert_eq!(reset_with(&env, &flow, "").unwrap_err().error(), "missing_field");
     }
 
     #[test]
@@ -173,7 +173,7 @@ pub(crate) mod tests {
         let u = env.user_with_everything("jane@contoso.com");
         users::lock(&*env.store, &u.id, None).unwrap();
         let flow = verified_flow(&env, "unlock");
-        assert_eq!(reset_with(&env, &flow, "violet kestrel harbour").unwrap_err().error, "flow_state");
+        assert_eq!(reset_with(&env, &flow, "violet kestrel harbour").unwrap_err().error(), "flow_state");
     }
 
     #[test]
@@ -183,7 +183,7 @@ pub(crate) mod tests {
         env.user_with_everything("jane@contoso.com");
         let flow = verified_flow(&env, "reset");
         let e = reset_with(&env, &flow, "Jane").unwrap_err();
-        assert_eq!((e.status, e.error), (422, "password_policy"));
+        assert_eq!((e.status(), e.error()), (422, "password_policy"));
         let rules: Vec<String> = e.details.as_ref().unwrap()["violations"]
             .as_array()
             .unwrap()
@@ -219,7 +219,7 @@ pub(crate) mod tests {
                 let (env, flow, ok, conflict) = (&env, &flow, &ok, &conflict);
                 s.spawn(move || match reset_with(env, flow, &format!("violet kestrel harbour {i}")) {
                     Ok(_) => ok.fetch_add(1, Ordering::SeqCst),
-                    Err(e) if e.status == 409 && e.error == "flow_state" => conflict.fetch_add(1, Ordering::SeqCst),
+                    Err(e) if e.status() == 409 && e.error() == "flow_state" => conflict.fetch_add(1, Ordering::SeqCst),
                     Err(e) => panic!("{e}"),
                 });
             }
@@ -240,7 +240,7 @@ pub(crate) mod tests {
         let flow = verified_flow(&env, "reset");
         env.clock.advance(15 * 60);
         let e = reset_with(&env, &flow, "violet kestrel harbour").unwrap_err();
-        assert_eq!((e.status, e.error), (410, "flow_expired"));
+        assert_eq!((e.status(), e.error()), (410, "flow_expired"));
     }
 
     #[test]
@@ -251,7 +251,7 @@ pub(crate) mod tests {
         let flow = verified_flow(&env, "reset");
         reset_with(&env, &flow, "violet kestrel harbour").unwrap();
         let e = crate::domain::session::load(&env.ctx(), Some(&before.id)).unwrap_err();
-        assert_eq!(e.error, "not_signed_in");
+        assert_eq!(e.error(), "not_signed_in");
     }
 
     #[test]
