@@ -19,6 +19,11 @@ pub fn pick<E: Clone>(method: &str, options: &[(&'static str, E)]) -> Routed<E> 
     }
 }
 
+/// The table of a component with one route that takes one method.
+pub fn single<E: Clone>(method: &str, path: &str, route: &str, verb: &'static str, endpoint: E) -> Routed<E> {
+    if trim(path) == route { pick(method, &[(verb, endpoint)]) } else { Routed::NotFound }
+}
+
 /// A path without its trailing slash (`/api/register/` is `/api/register`).
 pub fn trim(path: &str) -> &str {
     match path.strip_suffix('/') {
@@ -36,6 +41,9 @@ mod tests {
         let options = [("GET", 1), ("PUT", 2)];
         assert_eq!(pick("PUT", &options), Routed::To(2));
         assert_eq!(pick("DELETE", &options), Routed::MethodNotAllowed(vec!["GET", "PUT"]));
+        assert_eq!(single("POST", "/api/unlock/", "/api/unlock", "POST", 7), Routed::To(7));
+        assert_eq!(single("GET", "/api/unlock", "/api/unlock", "POST", 7), Routed::MethodNotAllowed(vec!["POST"]));
+        assert_eq!(single("POST", "/api/unlock/x", "/api/unlock", "POST", 7), Routed::NotFound);
         assert_eq!(trim("/api/register/"), "/api/register");
         assert_eq!(trim("/"), "/");
     }

@@ -47,10 +47,7 @@ pub enum Endpoint {
 }
 
 pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
-    match route::trim(path) {
-        "/api/unlock" => route::pick(method, &[("POST", Endpoint::Unlock)]),
-        _ => Routed::NotFound,
-    }
+    route::single(method, path, "/api/unlock", "POST", Endpoint::Unlock)
 }
 
 #[cfg(test)]

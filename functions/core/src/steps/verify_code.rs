@@ -129,10 +129,7 @@ pub enum Endpoint {
 }
 
 pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
-    match route::trim(path) {
-        "/api/verify-code" => route::pick(method, &[("POST", Endpoint::Verify)]),
-        _ => Routed::NotFound,
-    }
+    route::single(method, path, "/api/verify-code", "POST", Endpoint::Verify)
 }
 
 #[cfg(test)]

@@ -194,6 +194,19 @@ pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_route_table() {
+        use Endpoint::*;
+        assert_eq!(route("GET", "/api/register/"), Routed::To(Status));
+        assert_eq!(route("DELETE", "/api/register/questions"), Routed::To(Remove("security_questions".into())));
+        assert_eq!(route("DELETE", "/api/register/office_phone"), Routed::To(Remove("office_phone".into())));
+        assert_eq!(route("GET", "/api/register/office_phone"), Routed::MethodNotAllowed(vec!["DELETE"]));
+        assert_eq!(route("GET", "/api/register/start"), Routed::MethodNotAllowed(vec!["POST"]));
+        for miss in ["/api/register/Office", "/api/register/a/b", "/api/register/../x", "/api/registerx"] {
+            assert_eq!(route("DELETE", miss), Routed::NotFound, "{miss}");
+        }
+    }
     use super::*;
     use crate::domain::notify;
     use crate::domain::phone::Phone;

@@ -42,10 +42,7 @@ pub enum Endpoint {
 }
 
 pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
-    match route::trim(path) {
-        "/api/set-password" => route::pick(method, &[("POST", Endpoint::SetPassword)]),
-        _ => Routed::NotFound,
-    }
+    route::single(method, path, "/api/set-password", "POST", Endpoint::SetPassword)
 }
 
 #[cfg(test)]
