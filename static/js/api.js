@@ -45,3 +45,19 @@ export function explain(r) {
   if (d.error === 'throttled' && r.retryAfter) return `Too many attempts. Please wait ${wait(r.retryAfter)} and try again.`;
   return d.message || 'Something went wrong. Please try again.';
 }
+
+let policy = null;
+const count = (v) => (Number.isInteger(v) && v > 0 ? v : null);
+
+/**
+ * The numbers the policy owns that the pages show (GET /api/policy/public, asked once):
+ * {passwordMin, passwordMax, codeLifetime, flowLifetime} (lifetimes in seconds), each
+ * null when it could not be read; the pages then show no number (the server still checks).
+ */
+export function publicPolicy() {
+  policy = policy || api('/api/policy/public').then(({ ok, data }) => {
+    const d = ok ? data : {};
+    return { passwordMin: count(d.password_min_length), passwordMax: count(d.password_max_length), codeLifetime: count(d.code_lifetime_seconds), flowLifetime: count(d.flow_lifetime_seconds) };
+  });
+  return policy;
+}

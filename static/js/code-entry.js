@@ -1,22 +1,50 @@
-// "Enter your verification code", the step reset, unlock and registration share:
-// the 6-digit code typed into #code is sent to POST /api/verify-code; a wrong,
-// expired or burned code is explained; "Resend code" is offered after a cooldown.
-// The page owns the flow: it passes in how to verify, resend, and go on.
+// "Enter your verification code", shared by reset, unlock and registration: the
+// 6-digit code in #code goes to POST /api/verify-code; a wrong, expired or burned
+// code is explained; "Resend code" comes back after a cooldown, which only the
+// page keeps (the server enforces the send throttles). The page passes in what
+// differs: verify(code) and resend() calls, passed(data), ended(r) (true when it
+// handled the failure itself), spent(error) → paragraphs for a burned or expired
+// code, failed(r) → its own text or null, and clearOnResend.
 import { explain } from './api.js';
-import { Cooldown } from './cooldown.js';
 import { $, busy, el, invalid, say, show, typedCode } from './ui.js';
 
+const RESEND_AFTER = 30;
+
+class Cooldown {
+  constructor(button, text) {
+    this.button = button;
+    this.text = text;
+    this.timer = null;
+  }
+
+  start(seconds = RESEND_AFTER) {
+    let left = seconds;
+    this.button.disabled = true;
+    clearInterval(this.timer);
+    const tick = () => {
+      if (left <= 0) {
+        this.ready();
+        return;
+      }
+      this.text.textContent = `Didn't get it? You can ask for a new code in ${left} s.`;
+      left -= 1;
+    };
+    tick();
+    this.timer = setInterval(tick, 1000);
+  }
+
+  ready(text = "Didn't get it? You can ask for a new code now.") {
+    clearInterval(this.timer);
+    this.button.disabled = false;
+    this.text.textContent = text;
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
 export class CodeEntry {
-  /**
-   * @param {object} o
-   * @param {(code: string) => Promise<object>} o.verify  POST /api/verify-code with the page's flow and method.
-   * @param {() => Promise<object>} o.resend  POST /api/send-code again for the same destination.
-   * @param {(data: object) => any} o.passed  the code was right (the cooldown is already stopped).
-   * @param {(r: object) => boolean} o.ended  true when the page dealt with a failure itself (flow gone, signed out).
-   * @param {(error: string) => string[]} o.spent  the paragraphs for `code_burned` / `code_expired`.
-   * @param {(r: object) => string | null} [o.failed]  the page's own text for other failures (null: the server's).
-   * @param {boolean} [o.clearOnResend]  empty the field when a new code is sent.
-   */
   constructor(o) {
     this.o = o;
     this.step = $('#step-code');
@@ -43,7 +71,6 @@ export class CodeEntry {
     show(this.step);
   }
 
-  /** Stops the resend countdown (the step is left). */
   stop() {
     this.cooldown.stop();
   }
@@ -86,8 +113,7 @@ export class CodeEntry {
       say(region, this.o.spent(e).map((text) => el('p', { text })));
       this.cooldown.ready('');
     } else {
-      const text = this.o.failed && this.o.failed(r);
-      say(region, el('p', { text: text || explain(r) }));
+      say(region, el('p', { text: (this.o.failed && this.o.failed(r)) || explain(r) }));
     }
   }
 }

@@ -1,11 +1,10 @@
 // Reset and unlock: "Who are you?" → one or two verification gates → a new
 // password (reset) or the unlock itself. The flow id lives only in `state`.
-import { api, explain, wait } from './api.js';
+import { api, explain, publicPolicy, wait } from './api.js';
 import { Captcha } from './captcha.js';
 import { CodeEntry } from './code-entry.js';
 import { isSeedError, renderEnd, renderSeedError } from './errors.js';
 import { PasswordPair } from './password.js';
-import { publicPolicy } from './policy.js';
 import { $, busy, el, invalid, say, show } from './ui.js';
 
 const purpose = document.body.dataset.purpose === 'unlock' ? 'unlock' : 'reset';

@@ -1,7 +1,7 @@
 // "Choose a new password" + confirm, with live feedback: length and match are
 // checked as you type, against the lengths the server's policy sets
 // (GET /api/policy/public); the server's 422 lists every rule broken.
-import { publicPolicy } from './policy.js';
+import { publicPolicy } from './api.js';
 import { el, invalid, say } from './ui.js';
 
 export class PasswordPair {

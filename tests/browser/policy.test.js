@@ -57,7 +57,7 @@ describe('the pages use the server policy', () => {
     await setPolicy((p) => { p.password.min_length = 12; p.code_lifetime_seconds = 120; p.flow_lifetime_seconds = 600; });
     const page = await openPage(browser, 360);
     await page.goto(`${app.base}/reset`);
-    const read = await page.evaluate(async () => (await import('/js/policy.js')).publicPolicy());
+    const read = await page.evaluate(async () => (await import('/js/api.js')).publicPolicy());
     assert.deepEqual(read, { passwordMin: 12, passwordMax: 256, codeLifetime: 120, flowLifetime: 600 });
     await page.getByLabel('User ID').fill('jane');
     await page.getByRole('button', { name: 'Next' }).click();

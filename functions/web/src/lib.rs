@@ -66,14 +66,6 @@ pub fn routed<E>(routed: Routed<E>, serve: impl FnOnce(E) -> Response) -> Respon
     }
 }
 
-/// 405 with the `Allow` header listing what the route takes.
-pub fn method_not_allowed(allowed: &[spin_sdk::http::Method]) -> Response {
-    let mut response = error(&ApiError::method_not_allowed());
-    let allow: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-    response.set_header("allow", allow.join(", "));
-    response
-}
-
 /// The session id in the request's `__Host-` session cookie, if any: the one
 /// place a component reads it.
 pub fn session_cookie(req: &Request) -> Option<String> {

@@ -14,6 +14,7 @@ use crate::domain::users::{self, User};
 use crate::errors::{ApiError, Result};
 use crate::flow::{self, Purpose};
 use crate::platform::ctx::Ctx;
+use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -141,6 +142,25 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
             .collect(),
         expires_in: policy.flow_lifetime_seconds,
     })
+}
+
+/// The component's routes (`platform::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Challenge,
+    Identify,
+    ContactAdmin,
+    PublicPolicy,
+}
+
+pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
+    match route::trim(path) {
+        "/api/identify/challenge" => route::pick(method, &[("GET", Endpoint::Challenge)]),
+        "/api/identify" => route::pick(method, &[("POST", Endpoint::Identify)]),
+        "/api/contact-admin" => route::pick(method, &[("POST", Endpoint::ContactAdmin)]),
+        "/api/policy/public" => route::pick(method, &[("GET", Endpoint::PublicPolicy)]),
+        _ => Routed::NotFound,
+    }
 }
 
 #[cfg(test)]
