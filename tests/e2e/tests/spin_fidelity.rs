@@ -5,6 +5,7 @@
 
 use serde_json::json;
 use unlatch_core::counter::{self, Counter};
+use unlatch_core::platform::keys;
 use unlatch_e2e::account::{sign_in, signin};
 use unlatch_e2e::journey::*;
 use unlatch_e2e::{App, Reply};
@@ -79,7 +80,7 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
 
     let store = app.store();
     let entries = store.entries();
-    for family in counter::FAMILIES {
+    for family in keys::COUNTER_FAMILIES {
         let keys: Vec<&(String, Vec<u8>)> = entries.iter().filter(|(k, _)| k.starts_with(family)).collect();
         assert!(!keys.is_empty(), "the journeys wrote no `{family}` counter");
         for (key, value) in keys {
@@ -90,7 +91,7 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     }
     // No record key was ever incremented: each decodes as what it is.
     for (key, value) in &entries {
-        if !counter::is_counter_key(key) {
+        if !keys::is_counter(key) {
             assert!(value.len() != 8 || counter::decode(value).is_err(), "`{key}` looks like a counter: {value:?}");
         }
     }

@@ -4,12 +4,13 @@
 use crate::errors::Result;
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-const SEQ_KEY: &str = "audit-seq";
+const SEQ_KEY: &str = keys::AUDIT_SEQ;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -34,7 +35,7 @@ pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Re
         client_addr: ctx.client_addr.clone(),
         detail,
     };
-    kv::put_json(ctx.store, &format!("audit:{seq}"), &event)?;
+    kv::put_json(ctx.store, &keys::audit(seq), &event)?;
     Ok(seq)
 }
 
@@ -62,7 +63,7 @@ pub fn list(store: &dyn Store, q: &Query) -> Result<Vec<Event>> {
     let mut out = Vec::new();
     for seq in (1..=start).rev() {
         // Sequence numbers can have gaps (a writer that died between increment and write).
-        let Some(event) = kv::get_json::<Event>(store, &format!("audit:{seq}"))? else { continue };
+        let Some(event) = kv::get_json::<Event>(store, &keys::audit(seq))? else { continue };
         if q.since.is_some_and(|since| event.at < since) {
             break; // events are appended in time order
         }

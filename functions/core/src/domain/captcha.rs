@@ -9,6 +9,7 @@ use crate::domain::policy::Policy;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -109,7 +110,7 @@ pub fn verify(ctx: &Ctx, s: &Solution) -> Result<()> {
         return Err(ApiError::captcha_invalid());
     }
     // The expiry is in the key so the sweeper can drop spent nonces once they could no longer verify.
-    if !Counter::new(ctx.store, format!("captcha-used:{expires_at}:{nonce}")).claim()? {
+    if !Counter::new(ctx.store, keys::captcha_used(expires_at, nonce)).claim()? {
         return Err(ApiError::captcha_invalid());
     }
     Ok(())

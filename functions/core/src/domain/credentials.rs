@@ -9,6 +9,7 @@ use crate::domain::users::{self, User};
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use serde_json::json;
 
 /// The one answer for an unknown user and a wrong password.
@@ -52,7 +53,7 @@ pub fn check_credentials(ctx: &Ctx, policy: &Policy, username: &str, password: &
     let found = users::find_by_username(ctx.store, username)?;
     let Some(mut user) = found else {
         // Same reads, count, hash and audit write as a wrong password.
-        ctx.store.get(&format!("user:{NOBODY}"))?;
+        ctx.store.get(&keys::user(NOBODY))?;
         Counter::new(ctx.store, users::signin_failures_key(NOBODY)).add(0)?;
         hashing::dummy_verify(password);
         audit::append(ctx, "signin_failed", None, json!({ "reason": ErrorCode::InvalidCredentials.as_str() }))?;

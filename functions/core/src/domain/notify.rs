@@ -6,6 +6,7 @@ use crate::domain::methods::Kind;
 use crate::errors::Result;
 use crate::platform::clock::Clock;
 use crate::platform::counter::Counter;
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,7 @@ pub struct OutboxEntry {
     pub message: Message,
 }
 
-const OUTBOX_SEQ: &str = "outbox-seq";
+const OUTBOX_SEQ: &str = keys::OUTBOX_SEQ;
 
 /// The `dev` provider: appends to the KV outbox.
 pub struct DevOutbox<'a> {
@@ -74,7 +75,7 @@ impl Notifier for DevOutbox<'_> {
         let fail = |e: crate::errors::ApiError| NotifyError(e.message);
         let seq = Counter::new(self.store, OUTBOX_SEQ).add(1).map_err(|e| NotifyError(e.to_string()))? as u64;
         let entry = OutboxEntry { seq, at: self.clock.now(), message: msg.clone() };
-        kv::put_json(self.store, &format!("outbox:{seq}"), &entry).map_err(fail)
+        kv::put_json(self.store, &keys::outbox(seq), &entry).map_err(fail)
     }
 }
 
@@ -86,7 +87,7 @@ pub fn outbox(store: &dyn Store, n: usize) -> Result<Vec<OutboxEntry>> {
         if out.len() >= n {
             break;
         }
-        if let Some(entry) = kv::get_json(store, &format!("outbox:{seq}"))? {
+        if let Some(entry) = kv::get_json(store, &keys::outbox(seq))? {
             out.push(entry);
         }
     }

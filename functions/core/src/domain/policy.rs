@@ -5,11 +5,12 @@
 use crate::domain::methods::MethodId;
 use crate::domain::questions::{PREDEFINED, Question};
 use crate::errors::{ApiError, ErrorCode, Result};
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
 
-pub const POLICY_KEY: &str = "policy";
+pub const POLICY_KEY: &str = keys::POLICY;
 
 /// Who may use self-service reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,6 @@
 //! random draw asked at reset time.
 
 use crate::domain::hashing;
-use crate::domain::users::SecurityAnswer;
 use crate::platform::clock::Random;
 use crate::platform::kv;
 use serde::{Deserialize, Serialize};
@@ -47,6 +46,14 @@ pub const PREDEFINED: [(&str, &str); 35] = [
 ];
 
 /// A question as shown to the user.
+/// One registered security question with the Argon2id hash of its normalised answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityAnswer {
+    pub question_id: String,
+    pub question: String,
+    pub answer_hash: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
     pub id: String,

@@ -8,6 +8,7 @@
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -39,11 +40,11 @@ pub struct Issued {
 
 /// The KV key of a session: a hash of its id, so a KV dump holds no usable id.
 pub fn storage_key(id: &str) -> String {
-    format!("session:{}", kv::to_hex(&Sha256::digest(id.as_bytes())))
+    keys::session(&kv::to_hex(&Sha256::digest(id.as_bytes())))
 }
 
 fn epoch_key(user_id: &str) -> String {
-    format!("session-epoch:{user_id}")
+    keys::session_epoch(user_id)
 }
 
 fn csrf_mac(ctx: &Ctx, id: &str) -> Hmac<Sha256> {

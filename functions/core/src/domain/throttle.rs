@@ -7,10 +7,11 @@ use crate::domain::policy::Policy;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use serde_json::json;
 
 fn window_key(name: &str, subject: &str, window: u64, index: u64) -> String {
-    format!("throttle:{name}:{subject}:{window}:{index}")
+    keys::throttle(name, subject, window, index)
 }
 
 /// Counts one event for `subject` in the current window of `window` seconds;
@@ -36,11 +37,11 @@ pub fn clear(ctx: &Ctx, name: &str, subject: &str, window: u64) -> Result<()> {
 const DAY: u64 = 86400;
 
 fn proofs_key(user_id: &str, day: u64) -> String {
-    format!("proofs-failed:{user_id}:{day}")
+    keys::proofs_failed(user_id, day)
 }
 
 fn block_key(user_id: &str) -> String {
-    format!("reset-blocked:{user_id}")
+    keys::reset_blocked(user_id)
 }
 
 /// Until when the user's resets are blocked (a Unix time; 0 when never blocked).

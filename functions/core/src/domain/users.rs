@@ -5,9 +5,11 @@ use crate::domain::hashing;
 use crate::domain::methods::MethodId;
 use crate::domain::phone::Phone;
 use crate::domain::policy::{Policy, SsprScope};
+pub use crate::domain::questions::SecurityAnswer;
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
 use serde::{Deserialize, Serialize};
@@ -41,14 +43,6 @@ impl Contacts {
     pub fn mobiles(&self) -> Vec<&Phone> {
         [&self.mobile_phone, &self.authentication_phone].into_iter().flatten().collect()
     }
-}
-
-/// One registered security question with the Argon2id hash of its normalised answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecurityAnswer {
-    pub question_id: String,
-    pub question: String,
-    pub answer_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,20 +159,20 @@ pub struct NewAnswer {
 }
 
 fn user_key(id: &str) -> String {
-    format!("user:{id}")
+    keys::user(id)
 }
 
 fn name_key(username: &str) -> String {
-    format!("username:{}", username.trim().to_lowercase())
+    keys::username(username)
 }
 
 fn name_claim_key(username: &str) -> String {
-    format!("username-claim:{}", username.trim().to_lowercase())
+    keys::username_claim(username)
 }
 
 /// The atomic counter of failed sign-ins that the sign-in step bumps.
 pub fn signin_failures_key(user_id: &str) -> String {
-    format!("signin-failures:{user_id}")
+    keys::signin_failures(user_id)
 }
 
 /// Creates a user; the username must be free (case-insensitively).

@@ -15,6 +15,7 @@ use crate::errors::{ApiError, ErrorCode, Result};
 use crate::flow::{self, Flow, FlowState, PendingCode};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use serde::Serialize;
 use serde_json::json;
@@ -45,7 +46,7 @@ pub struct VerifyResponse {
 }
 
 pub fn attempts_key(flow_id: &str, code_id: &str) -> String {
-    format!("code-attempts:{flow_id}:{code_id}")
+    keys::code_attempts(flow_id, code_id)
 }
 
 pub fn parse_method(method: &str) -> Result<MethodId> {

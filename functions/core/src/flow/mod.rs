@@ -7,6 +7,7 @@ use crate::domain::methods::MethodId;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use serde::{Deserialize, Serialize};
 
@@ -125,11 +126,11 @@ impl Flow {
 }
 
 fn flow_key(id: &str) -> String {
-    format!("flow:{id}")
+    keys::flow(id)
 }
 
 fn done_key(id: &str) -> String {
-    format!("flow-done:{id}")
+    keys::flow_done(id)
 }
 
 /// Starts a flow for `user_id`, valid for `lifetime` seconds.

@@ -4,7 +4,7 @@
 //! ways: SQLite keeps an 8-byte little-endian i64, Redis keeps decimal text
 //! (what `INCRBY` writes). Spin's SQLite host panics when it increments a value
 //! that is not 8 bytes, so a counter key must never be written with `set`: every
-//! counter key lives in one of the [`FAMILIES`] below, and no other key is ever
+//! counter key lives in one of [`keys::COUNTER_FAMILIES`], and no other key is ever
 //! incremented.
 //!
 //! Reading: a plain `get` plus [`decode`], not `increment(key, 0)`. On Spin's
@@ -13,28 +13,8 @@
 //! and `increment(key, 0)` would create absent keys, letting a reader grow the
 //! store. A `get` of an absent counter is 0 and writes nothing.
 
+use crate::platform::keys;
 use crate::platform::store::{Store, StoreError};
-
-/// Key prefixes (or whole keys) that hold counters, and only counters.
-pub const FAMILIES: &[&str] = &[
-    "throttle:",
-    "captcha-used:",
-    "proofs-failed:",
-    "code-attempts:",
-    "questions-answered:",
-    "flow-done:",
-    "session-epoch:",
-    "signin-failures:",
-    "username-claim:",
-    "secret-claim:",
-    "audit-seq",
-    "outbox-seq",
-];
-
-/// Whether `key` belongs to a counter family.
-pub fn is_counter_key(key: &str) -> bool {
-    FAMILIES.iter().any(|family| key.starts_with(family))
-}
 
 /// A counter's value from either backend's encoding. An all-digit value (with an
 /// optional leading `-`) is Redis' decimal text; otherwise exactly 8 bytes are
@@ -62,10 +42,10 @@ pub struct Counter<'s> {
 }
 
 impl<'s> Counter<'s> {
-    /// The counter at `key`, which must be in one of the [`FAMILIES`].
+    /// The counter at `key`, which must be in one of the counter families.
     pub fn new(store: &'s dyn Store, key: impl Into<String>) -> Self {
         let key = key.into();
-        debug_assert!(is_counter_key(&key), "`{key}` is not in a counter family");
+        debug_assert!(keys::is_counter(&key), "`{key}` is not in a counter family");
         Counter { store, key }
     }
 
@@ -128,26 +108,6 @@ mod tests {
         assert!(c.claim().is_ok_and(|won| !won), "a claim on a used counter loses");
         c.delete().unwrap();
         assert_eq!(c.read().unwrap(), 0);
-    }
-
-    #[test]
-    fn families_do_not_swallow_record_keys() {
-        for record in [
-            "flow:abc",
-            "session:abc",
-            "user:1",
-            "username:jane",
-            "audit:7",
-            "outbox:3",
-            "secret:code",
-            "policy",
-            "reset-blocked:1",
-        ] {
-            assert!(!is_counter_key(record), "{record}");
-        }
-        for counter in ["flow-done:abc", "session-epoch:1", "audit-seq", "throttle:send:u:3600:1"] {
-            assert!(is_counter_key(counter), "{counter}");
-        }
     }
 
     #[test]

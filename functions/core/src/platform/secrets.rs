@@ -7,6 +7,7 @@
 use crate::errors::{ApiError, Result};
 use crate::platform::clock::Random;
 use crate::platform::counter::Counter;
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
 
@@ -43,12 +44,12 @@ fn key_or_stored(store: &dyn Store, random: &dyn Random, name: &str, var: &str) 
     if !var.is_empty() {
         return Ok(var.as_bytes().to_vec());
     }
-    let key = format!("secret:{name}");
+    let key = keys::secret(name);
     if let Some(found) = read_key(store, &key)? {
         return Ok(found);
     }
     // First writer wins: only the claimant writes; everyone else reads back what it wrote.
-    if Counter::new(store, format!("secret-claim:{name}")).claim()? {
+    if Counter::new(store, keys::secret_claim(name)).claim()? {
         let mut fresh = [0u8; 32];
         random.fill(&mut fresh);
         store.set(&key, kv::to_hex(&fresh).as_bytes())?;

@@ -1,6 +1,6 @@
 //! The key-value seam: the five operations the domain needs from Spin's store.
 
-use crate::platform::counter;
+use crate::platform::keys;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -74,7 +74,7 @@ impl Store for MemoryStore {
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        if counter::is_counter_key(key) {
+        if keys::is_counter(key) {
             return Err(StoreError::Other(format!("`{key}` is a counter key: only increment may write it")));
         }
         self.map().insert(key.to_owned(), value.to_vec());
@@ -87,7 +87,7 @@ impl Store for MemoryStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        if !counter::is_counter_key(key) {
+        if !keys::is_counter(key) {
             return Err(StoreError::Other(format!("`{key}` is not in a counter family")));
         }
         let mut map = self.map();
@@ -97,12 +97,12 @@ impl Store for MemoryStore {
             Some(v) => i64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::NotACounter)?),
         };
         let next = current.checked_add(delta).ok_or(StoreError::NotACounter)?;
-        map.insert(key.to_owned(), counter::encode_le(next).to_vec());
+        map.insert(key.to_owned(), next.to_le_bytes().to_vec());
         Ok(next)
     }
 
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
-        if counter::is_counter_key(key) {
+        if keys::is_counter(key) {
             return Err(StoreError::Other(format!("`{key}` is a counter key: only increment may write it")));
         }
         let mut map = self.map();

@@ -16,6 +16,7 @@ use crate::flow::gate::{self, VerifyResponse};
 use crate::flow::{self, Flow, FlowState, Purpose, registration};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::route::{self, Routed};
 use serde::Deserialize;
@@ -60,7 +61,7 @@ pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
 }
 
 fn draw_key(flow_id: &str, draw_id: &str) -> String {
-    format!("questions-answered:{flow_id}:{draw_id}")
+    keys::questions_answered(flow_id, draw_id)
 }
 
 fn passed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<VerifyResponse> {

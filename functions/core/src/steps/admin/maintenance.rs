@@ -10,6 +10,7 @@ use crate::domain::throttle;
 use crate::errors::Result;
 use crate::flow;
 use crate::platform::ctx::Ctx;
+use crate::platform::keys;
 use serde_json::{Value, json};
 
 /// Stale keys one sweep may remove per family (bounded so a call stays short).
@@ -62,7 +63,7 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
 
 fn flow_gone(ctx: &Ctx, key: &str) -> Result<bool> {
     let flow_id = key.split(':').nth(1).unwrap_or_default();
-    Ok(ctx.store.get(&format!("flow:{flow_id}"))?.is_none())
+    Ok(ctx.store.get(&keys::flow(flow_id))?.is_none())
 }
 
 #[cfg(test)]
