@@ -1,26 +1,15 @@
 // Registration (sign in, phone + email + security questions, finish) and
 // change password, in headless chromium.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { axe, call, clean, focused, heading, lastCode, openPage, PASSWORD, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
+import { describe, test } from 'node:test';
+import { axe, call, clean, focused, heading, lastCode, openPage, PASSWORD, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
-let app;
-let browser;
-
-before(async () => {
-  app = await startApp();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (app) await app.stop();
-});
+const env = useAppAndBrowser();
 
 describe('register for password reset', () => {
   test('sign in, then phone (a wrong code first), email and questions, then finish', async () => {
-    const page = await openPage(browser);
-    await page.goto(`${app.base}/register`);
+    const page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/register`);
     await page.getByLabel('User ID', { exact: true }).fill('nora');
     await page.getByLabel('Password', { exact: true }).fill('not-her-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -45,7 +34,7 @@ describe('register for password reset', () => {
     await page.getByRole('button', { name: 'Text me' }).click();
     await heading(page, 'Enter the code you received');
     assert.deepEqual(await axe(page), [], 'code step');
-    const code = await lastCode(app, '4255550123');
+    const code = await lastCode(env.app, '4255550123');
     await page.getByLabel('Verification code', { exact: true }).fill(wrongCode(code));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.locator('#code-err p').waitFor();
@@ -62,7 +51,7 @@ describe('register for password reset', () => {
     await page.getByLabel('Email address', { exact: true }).fill('nora.private@fabrikam.com');
     await page.getByRole('button', { name: 'Email me' }).click();
     await heading(page, 'Enter the code you received');
-    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(app, 'nora.private'));
+    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(env.app, 'nora.private'));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('Alternate email verified and saved.').waitFor();
 
@@ -108,8 +97,8 @@ describe('register for password reset', () => {
 
 describe('change password', () => {
   test('a wrong old password, a policy violation, then saved; the new password signs in', async () => {
-    const page = await openPage(browser, 360);
-    await page.goto(`${app.base}/change-password`);
+    const page = await openPage(env.browser, 360);
+    await page.goto(`${env.app.base}/change-password`);
     await page.getByLabel('User ID', { exact: true }).fill('chris');
     await page.getByLabel('Old password', { exact: true }).fill('Wrong-password-1');
     await page.getByLabel('Create new password', { exact: true }).fill('Saffron-glacier-pilot-64');
@@ -133,7 +122,7 @@ describe('change password', () => {
     assert.equal(await focused(page), 'done-h');
     clean(page);
     await page.close();
-    assert.equal((await call(app, '/api/signin', { username: 'chris', password: 'Saffron-glacier-pilot-64' })).status, 200);
-    assert.equal((await call(app, '/api/signin', { username: 'chris', password: PASSWORD })).status, 401);
+    assert.equal((await call(env.app, '/api/signin', { username: 'chris', password: 'Saffron-glacier-pilot-64' })).status, 200);
+    assert.equal((await call(env.app, '/api/signin', { username: 'chris', password: PASSWORD })).status, 401);
   });
 });

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { after, before } from 'node:test';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
@@ -123,6 +124,24 @@ async function seed(app) {
   for (const [username, extra] of users) {
     await admin(app, 'POST', '/users', { username, display_name: 'Jane Doe', password: PASSWORD, ...extra });
   }
+}
+
+/**
+ * The app and the browser every test of a file shares, started before the
+ * file's tests and stopped after them: `const env = useAppAndBrowser();`,
+ * then `env.app`, `env.browser` inside the tests.
+ */
+export function useAppAndBrowser() {
+  const env = { app: undefined, browser: undefined };
+  before(async () => {
+    env.app = await startApp();
+    env.browser = await startBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.app) await env.app.stop();
+  });
+  return env;
 }
 
 /** Debian's chromium, headless, in a fresh profile; never a downloaded browser. */

@@ -2,32 +2,21 @@
 // admin's change shows in the live feedback, and a page that cannot ask says no
 // number while the server still enforces the rule. Its own app: the policy changes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { admin, clean, EMAIL, heading, lastCode, openPage, PASSWORD, startApp, startBrowser } from './lib.js';
+import { describe, test } from 'node:test';
+import { admin, clean, EMAIL, heading, lastCode, openPage, PASSWORD, useAppAndBrowser } from './lib.js';
 
-let app;
-let browser;
-
-before(async () => {
-  app = await startApp();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (app) await app.stop();
-});
+const env = useAppAndBrowser();
 
 async function setPolicy(change) {
-  const policy = await admin(app, 'GET', '/policy');
+  const policy = await admin(env.app, 'GET', '/policy');
   change(policy);
-  await admin(app, 'PUT', '/policy', policy);
+  await admin(env.app, 'PUT', '/policy', policy);
 }
 
 describe('the pages use the server policy', () => {
   test('the default minimum, then an admin raises it: change-password follows', async () => {
-    let page = await openPage(browser);
-    await page.goto(`${app.base}/change-password`);
+    let page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/change-password`);
     await page.getByText('Use at least 8 characters.').waitFor();
     await page.getByLabel('Create new password', { exact: true }).fill('short');
     assert.match(await page.textContent('#pw-length'), /5 of at least 8 characters/);
@@ -35,8 +24,8 @@ describe('the pages use the server policy', () => {
     await page.close();
 
     await setPolicy((p) => { p.password.min_length = 12; });
-    page = await openPage(browser);
-    await page.goto(`${app.base}/change-password`);
+    page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/change-password`);
     await page.getByText('Use at least 12 characters.').waitFor();
     const input = page.getByLabel('Create new password', { exact: true });
     await input.fill('ten-chars!');
@@ -55,8 +44,8 @@ describe('the pages use the server policy', () => {
 
   test('reset: the code lifetime and the minimum come from the policy', async () => {
     await setPolicy((p) => { p.password.min_length = 12; p.code_lifetime_seconds = 120; p.flow_lifetime_seconds = 600; });
-    const page = await openPage(browser, 360);
-    await page.goto(`${app.base}/reset`);
+    const page = await openPage(env.browser, 360);
+    await page.goto(`${env.app.base}/reset`);
     const read = await page.evaluate(async () => (await import('/js/api.js')).publicPolicy());
     assert.deepEqual(read, { passwordMin: 12, passwordMax: 256, codeLifetime: 120, flowLifetime: 600 });
     await page.getByLabel('User ID').fill('jane');
@@ -67,7 +56,7 @@ describe('the pages use the server policy', () => {
     await page.getByRole('button', { name: 'Email', exact: true }).click();
     await heading(page, 'Enter your verification code');
     assert.match(await page.textContent('#code-text'), /It expires in 2 minutes\./);
-    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(app, 'jane.doe'));
+    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(env.app, 'jane.doe'));
     await page.getByRole('button', { name: 'Next' }).click();
     await heading(page, 'Choose a new password');
     assert.match(await page.textContent('#step-password'), /Use at least 12 characters\. Avoid common passwords/);
@@ -79,9 +68,9 @@ describe('the pages use the server policy', () => {
 
   test('when the policy cannot be read, no number is shown and the server still refuses a short password', async () => {
     await setPolicy((p) => { p.password.min_length = 12; });
-    const page = await openPage(browser);
+    const page = await openPage(env.browser);
     await page.route('**/api/policy/public', (route) => route.abort());
-    await page.goto(`${app.base}/change-password`);
+    await page.goto(`${env.app.base}/change-password`);
     await page.getByText('Use a long password.').waitFor();
     await page.getByLabel('User ID', { exact: true }).fill('kim');
     await page.getByLabel('Old password', { exact: true }).fill(PASSWORD);

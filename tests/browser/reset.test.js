@@ -1,24 +1,13 @@
 // The reset and unlock journeys, Entra's guide's error cases, and every page's
 // accessibility, size and screenshots, in headless chromium.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, screenshot, startApp, startBrowser, wrongCode } from './lib.js';
+import { describe, test } from 'node:test';
+import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
-let app;
-let browser;
-
-before(async () => {
-  app = await startApp();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (app) await app.stop();
-});
+const env = useAppAndBrowser();
 
 async function who(page, purpose, username) {
-  await page.goto(`${app.base}/${purpose}`);
+  await page.goto(`${env.app.base}/${purpose}`);
   await page.getByLabel('User ID').fill(username);
   await page.getByRole('button', { name: 'Next' }).click();
 }
@@ -36,8 +25,8 @@ async function enterCode(page, code) {
 
 describe('reset', () => {
   test('one gate: masked hints, destination check, a wrong code then the right one, a policy violation, success', async () => {
-    const page = await openPage(browser);
-    await page.goto(`${app.base}/reset`);
+    const page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/reset`);
     // The proof-of-work runs in a worker while the user types, with a visible state.
     await page.getByText("Done: you're not a robot.").waitFor();
     await who(page, 'reset', 'jane');
@@ -60,7 +49,7 @@ describe('reset', () => {
     assert.equal(await focused(page), 'code-h');
     assert.equal(await page.getByRole('button', { name: 'Resend code' }).isDisabled(), true, 'resend waits for a cooldown');
     await page.getByText(/ask for a new code in \d+ s/).waitFor();
-    const code = await lastCode(app, 'jane.doe');
+    const code = await lastCode(env.app, 'jane.doe');
     await enterCode(page, wrongCode(code));
     await page.getByText("That code isn't right").waitFor();
     assert.match(await page.textContent('#code-err'), /4 tries left/);
@@ -95,13 +84,13 @@ describe('reset', () => {
   });
 
   test('two gates (an admin): a second, different method', async () => {
-    const page = await openPage(browser, 360);
+    const page = await openPage(env.browser, 360);
     await who(page, 'reset', 'adele');
     await heading(page, 'Verification step 1 of 2');
     assert.equal(await page.getByRole('radio', { name: /security questions/ }).count(), 0, 'admins may not use questions');
     await pickAndSend(page, /Text my mobile phone/, MOBILE, 'Text');
     await heading(page, 'Enter your verification code');
-    await enterCode(page, await lastCode(app, '4255550112'));
+    await enterCode(page, await lastCode(env.app, '4255550112'));
     await heading(page, 'Verification step 2 of 2');
     assert.match(await page.textContent('#method-intro'), /additional verification step/);
     assert.equal(await page.getByRole('radio', { name: /Text my mobile phone/ }).count(), 0, 'the used method is gone');
@@ -109,7 +98,7 @@ describe('reset', () => {
     await screenshot(page, 'reset-second-gate-360');
     await pickAndSend(page, /Email my alternate email/, EMAIL, 'Email');
     await heading(page, 'Enter your verification code');
-    await enterCode(page, await lastCode(app, 'jane.doe'));
+    await enterCode(page, await lastCode(env.app, 'jane.doe'));
     await heading(page, 'Choose a new password');
     await page.getByLabel('Enter new password').fill('Quartz-meadow-tundra-88');
     await page.getByLabel('Confirm new password').fill('Quartz-meadow-tundra-88');
@@ -120,13 +109,13 @@ describe('reset', () => {
   });
 
   test('resend after the cooldown: the new code works, the old one no longer does', async () => {
-    const page = await openPage(browser, 360);
+    const page = await openPage(env.browser, 360);
     await page.clock.install();
     await who(page, 'reset', 'rita');
     await heading(page, 'Verification step 1');
     await pickAndSend(page, /Email my alternate email/, EMAIL, 'Email');
     await heading(page, 'Enter your verification code');
-    const first = await lastCode(app, 'jane.doe');
+    const first = await lastCode(env.app, 'jane.doe');
     const resend = page.getByRole('button', { name: 'Resend code' });
     assert.equal(await resend.isDisabled(), true);
     await page.clock.runFor('00:31');
@@ -135,7 +124,7 @@ describe('reset', () => {
     await resend.click();
     await page.getByText('We sent a new code.').waitFor();
     assert.equal(await resend.isDisabled(), true, 'a new cooldown starts');
-    const second = await lastCode(app, 'jane.doe');
+    const second = await lastCode(env.app, 'jane.doe');
     await screenshot(page, 'reset-code-360');
     if (second !== first) {
       await enterCode(page, first);
@@ -148,8 +137,8 @@ describe('reset', () => {
   });
 
   test('keyboard only: every step reachable and operable without a mouse', async () => {
-    const page = await openPage(browser);
-    await page.goto(`${app.base}/reset`);
+    const page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/reset`);
     for (let i = 0; i < 5 && (await focused(page)) !== 'username'; i += 1) await page.keyboard.press('Tab');
     assert.equal(await focused(page), 'username');
     await page.keyboard.type('june');
@@ -166,7 +155,7 @@ describe('reset', () => {
     await heading(page, 'Enter your verification code');
     await page.keyboard.press('Tab');
     assert.equal(await focused(page), 'code');
-    await page.keyboard.type(await lastCode(app, '4255550112'));
+    await page.keyboard.type(await lastCode(env.app, '4255550112'));
     await page.keyboard.press('Enter');
     await heading(page, 'Choose a new password');
     await page.keyboard.press('Tab');
@@ -183,7 +172,7 @@ describe('reset', () => {
 
 describe('unlock', () => {
   test('security questions (a wrong answer re-draws them), then the success page with the devices note', async () => {
-    const page = await openPage(browser);
+    const page = await openPage(env.browser);
     await who(page, 'unlock', 'lee');
     await heading(page, 'Verification step 1');
     await page.getByRole('radio', { name: /Answer my security questions/ }).check();
@@ -213,7 +202,7 @@ describe('unlock', () => {
   });
 
   test('an account that is not locked is told so', async () => {
-    const page = await openPage(browser);
+    const page = await openPage(env.browser);
     await who(page, 'unlock', 'chris');
     await heading(page, "Your account isn't locked");
     assert.ok(await page.getByRole('link', { name: 'Reset my password' }).isVisible());
@@ -230,7 +219,7 @@ describe("Entra's guide's error cases", () => {
   ];
   for (const [user, title, text] of cases) {
     test(`${user}: "${title}" with the Contact an administrator action`, async () => {
-      const page = await openPage(browser, 360);
+      const page = await openPage(env.browser, 360);
       await who(page, 'reset', user);
       await heading(page, title);
       assert.equal(await focused(page), 'end-h');
@@ -252,8 +241,8 @@ describe('every page', () => {
   for (const [path, name] of pages) {
     test(`${path}: under 50 KB, no serious axe violation (light and dark), screenshots`, async () => {
       for (const width of [360, 1280]) {
-        const page = await openPage(browser, width);
-        await page.goto(`${app.base}${path}`, { waitUntil: 'networkidle' });
+        const page = await openPage(env.browser, width);
+        await page.goto(`${env.app.base}${path}`, { waitUntil: 'networkidle' });
         await page.waitForTimeout(300); // the robot check's worker and challenge
         assert.ok(page.bytes < 50 * 1024, `${path} transferred ${page.bytes} bytes`);
         // No layout shift while the page loads (the robot check updates in place).
@@ -282,7 +271,7 @@ describe('every page', () => {
   }
 
   test('the steps of reset and unlock pass axe too', async () => {
-    const page = await openPage(browser);
+    const page = await openPage(env.browser);
     await who(page, 'reset', 'kim');
     await heading(page, 'Verification step 1');
     await page.getByRole('radio', { name: /Email my alternate email/ }).check();
@@ -291,7 +280,7 @@ describe('every page', () => {
     await page.getByRole('button', { name: 'Email', exact: true }).click();
     await heading(page, 'Enter your verification code');
     assert.deepEqual(await axe(page), [], 'code step');
-    await enterCode(page, await lastCode(app, 'jane.doe'));
+    await enterCode(page, await lastCode(env.app, 'jane.doe'));
     await heading(page, 'Choose a new password');
     await page.getByLabel('Enter new password').fill('abc');
     assert.deepEqual(await axe(page), [], 'password step');

@@ -393,4 +393,23 @@ mod same_rule_as_registration {
             assert_eq!(admin, email::normalise(input), "{input}");
         }
     }
+
+    /// The same for phones: `/` and `+` inside a number, lookalike digits and
+    /// bad country codes get one answer, because both use `domain::phone::parse`.
+    #[test]
+    fn admin_phones_follow_the_registration_rule() {
+        for (cc, number) in [
+            ("1", "425/555/0112"),
+            ("1", "425+555+0112"),
+            ("1", "+1 425 555 0112"),
+            ("01", "4255550112"),
+            ("44", "020 7946 0018"),
+            ("1", "４２５５５５０１１２"),
+        ] {
+            let mut problems = Problems::default();
+            let input = PhoneInput { country_code: cc.into(), number: number.into(), mode: PhoneMode::Text };
+            let admin = check_phone(&mut problems, "contacts.mobile_phone", &input);
+            assert_eq!(admin, phone::parse(cc, number, PhoneMode::Text).ok(), "{cc} {number}");
+        }
+    }
 }

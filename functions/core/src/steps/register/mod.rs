@@ -225,6 +225,12 @@ mod tests {
         user_id: String,
     }
 
+    fn start_email(s: &Signed, destination: &str) -> StartResponse {
+        let request =
+            StartRequest { method: "alternate_email".into(), destination: destination.into(), ..Default::default() };
+        start(&s.env.ctx(), &s.session, &s.key, request).unwrap()
+    }
+
     fn signed_in_blank() -> Signed {
         let env = TestEnv::new();
         let u = users::create(
@@ -334,17 +340,7 @@ mod tests {
     fn nothing_is_saved_without_the_right_code_and_flows_die_with_the_session() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        let r = start(
-            &ctx,
-            &s.session,
-            &s.key,
-            StartRequest {
-                method: "alternate_email".into(),
-                destination: "sam@fabrikam.com".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let r = start_email(&s, "sam@fabrikam.com");
         let send = |dest: &str| {
             send_code(
                 &ctx,
@@ -399,17 +395,7 @@ mod tests {
     fn a_verified_flow_is_used_once() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        let r = start(
-            &ctx,
-            &s.session,
-            &s.key,
-            StartRequest {
-                method: "alternate_email".into(),
-                destination: "sam@fabrikam.com".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let r = start_email(&s, "sam@fabrikam.com");
         send_code(
             &ctx,
             &s.env.outbox(),

@@ -123,7 +123,7 @@ pub(crate) mod tests {
     use crate::platform::store::Store;
     use crate::testing::{PASSWORD, TestEnv};
     use crate::testing::{VerifyRequest, verify_code as verify};
-    use crate::testing::{easy_env, last_code, send_to, start, verified_flow};
+    use crate::testing::{easy_env, last_code, send_to, start, try_code, verified_flow};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn reset_with(env: &TestEnv, flow: &str, pw: &str) -> Result<ResetResponse> {
@@ -261,37 +261,16 @@ pub(crate) mod tests {
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..4 {
-            let _ = verify(
-                &env.ctx(),
-                VerifyRequest {
-                    flow: flow.clone(),
-                    method: "mobile_text".into(),
-                    code: Some("abcdef".into()),
-                    answers: None,
-                },
-            );
+            let _ = try_code(&env, &flow, "mobile_text", "abcdef");
         }
         send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
-        let code = last_code(&env);
-        verify(
-            &env.ctx(),
-            VerifyRequest { flow: flow.clone(), method: "email".into(), code: Some(code), answers: None },
-        )
-        .unwrap();
+        try_code(&env, &flow, "email", &last_code(&env)).unwrap();
         reset_with(&env, &flow, "violet kestrel harbour").unwrap();
         // Four failures before the reset no longer count: four more do not block.
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..4 {
-            let _ = verify(
-                &env.ctx(),
-                VerifyRequest {
-                    flow: flow.clone(),
-                    method: "mobile_text".into(),
-                    code: Some("abcdef".into()),
-                    answers: None,
-                },
-            );
+            let _ = try_code(&env, &flow, "mobile_text", "abcdef");
         }
         start(&env, "jane@contoso.com", "reset").unwrap();
     }
