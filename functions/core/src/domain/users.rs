@@ -103,6 +103,20 @@ impl User {
         self.locked && self.locked_until.is_none_or(|until| now < until)
     }
 
+    /// Whether self-service may act for this user at all, as "Who are you?"
+    /// rules and the last step of a reset or unlock re-checks: the password is
+    /// managed here (else `contact_admin`) and the policy enables the user
+    /// (else `not_enabled`).
+    pub fn self_service_allowed(&self, policy: &Policy) -> Result<()> {
+        if !self.password_managed_here {
+            return Err(ApiError::contact_admin());
+        }
+        if !self.sspr_allowed(policy) {
+            return Err(ApiError::not_enabled());
+        }
+        Ok(())
+    }
+
     /// Whether the policy lets this user reset at all.
     pub fn sspr_allowed(&self, policy: &Policy) -> bool {
         match policy.sspr_enabled {

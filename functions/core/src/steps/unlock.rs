@@ -1,6 +1,7 @@
 //! `POST /api/unlock`: once every gate of an `unlock` flow is passed, the
 //! account's lockout ends (the password stays as it is).
 
+use crate::domain::policy::Policy;
 use crate::domain::audit;
 use crate::domain::throttle;
 use crate::domain::users;
@@ -30,7 +31,13 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
     }
     let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Unlock])?;
     flow.require_state(&[FlowState::Verified])?;
+    // The user may have changed since the gates: still there, still eligible,
+    // still locked (an admin may have unlocked them), not blocked.
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
+    user.self_service_allowed(&Policy::load(ctx.store)?)?;
+    if !user.is_locked(ctx.now()) {
+        return Err(ApiError::not_locked());
+    }
     throttle::check_blocked(ctx, &user.id)?;
     flow::consume(ctx, &flow)?;
     users::clear_lockout(ctx.store, &user.id)?;

@@ -114,12 +114,7 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
         ctx.store.get("user:00000000000000000000000000000000")?;
         return Err(ApiError::not_registered());
     };
-    if !user.password_managed_here {
-        return Err(uniform(ApiError::contact_admin()));
-    }
-    if !user.sspr_allowed(&policy) {
-        return Err(uniform(ApiError::not_enabled()));
-    }
+    user.self_service_allowed(&policy).map_err(uniform)?;
     let methods = user.available_methods(&policy);
     let gates_required = user.gates_required(&policy);
     if MethodId::distinct_factors(&methods) < gates_required as usize {

@@ -94,9 +94,11 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     }
     let (flow, _raw) = flow::load(ctx, req.flow.trim(), &[Purpose::Reset])?;
     flow.require_state(&[FlowState::Verified])?;
+    // The user may have changed since the gates: still there, still eligible, not blocked.
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
-    throttle::check_blocked(ctx, &user.id)?;
     let policy = Policy::load(ctx.store)?;
+    user.self_service_allowed(&policy)?;
+    throttle::check_blocked(ctx, &user.id)?;
     // A policy failure leaves the flow usable for another try.
     password_policy::enforce(&policy, &user, &req.new_password)?;
     flow::consume(ctx, &flow)?;
