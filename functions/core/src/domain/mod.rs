@@ -19,4 +19,5 @@ pub mod questions;
 pub mod security_info;
 pub mod session;
 pub mod throttle;
+pub mod username;
 pub mod users;

@@ -6,6 +6,7 @@ use crate::domain::methods::MethodId;
 use crate::domain::phone::Phone;
 use crate::domain::policy::{Policy, SsprScope};
 pub use crate::domain::questions::SecurityAnswer;
+use crate::domain::username;
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
@@ -176,12 +177,20 @@ fn user_key(id: &str) -> String {
     keys::user(id)
 }
 
-fn name_key(username: &str) -> String {
-    keys::username(username)
+/// The index key of a username (its `domain::username::key` form); a name that
+/// the rule refuses has none, so it can be neither created nor found.
+fn name_key(username: &str) -> Option<String> {
+    username::key(username).map(|k| keys::username(&k))
 }
 
-fn name_claim_key(username: &str) -> String {
-    keys::username_claim(username)
+fn name_claim_key(username: &str) -> Option<String> {
+    username::key(username).map(|k| keys::username_claim(&k))
+}
+
+fn invalid_username() -> ApiError {
+    ApiError::bad_request(
+        "A username is 1 to 256 characters without spaces, control or invisible characters, in one script.",
+    )
 }
 
 /// The atomic counter of failed sign-ins that the sign-in step bumps.
@@ -191,14 +200,12 @@ pub fn signin_failures_key(user_id: &str) -> String {
 
 /// Creates a user; the username must be free (case-insensitively).
 pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
-    let username = new.username.trim().to_owned();
-    if username.is_empty() || username.len() > 256 {
-        return Err(ApiError::bad_request("A username of 1 to 256 characters is required."));
-    }
+    let username = username::canonical(&new.username).ok_or_else(invalid_username)?;
     if new.password.is_empty() {
         return Err(ApiError::bad_request("An initial password is required."));
     }
-    if !Counter::new(ctx.store, name_claim_key(&username)).claim()? {
+    let claim = name_claim_key(&username).ok_or_else(invalid_username)?;
+    if !Counter::new(ctx.store, claim).claim()? {
         return Err(ApiError::new(ErrorCode::UsernameTaken, "A user with this username already exists."));
     }
     let now = ctx.now();
@@ -232,7 +239,7 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
         password_changed_at: now,
     };
     kv::put_json(ctx.store, &user_key(&user.id), &user)?;
-    ctx.store.set(&name_key(&user.username), user.id.as_bytes())?;
+    ctx.store.set(&name_key(&user.username).ok_or_else(invalid_username)?, user.id.as_bytes())?;
     Ok(user)
 }
 
@@ -242,7 +249,9 @@ pub fn get(store: &dyn Store, id: &str) -> Result<Option<User>> {
 
 /// Looks a user up by username, ignoring case and surrounding spaces.
 pub fn find_by_username(store: &dyn Store, username: &str) -> Result<Option<User>> {
-    match store.get(&name_key(username))? {
+    // A name the rule refuses names nobody: the same answer as an unknown one.
+    let Some(key) = name_key(username) else { return Ok(None) };
+    match store.get(&key)? {
         None => Ok(None),
         Some(id) => get(store, &String::from_utf8_lossy(&id)),
     }
@@ -268,8 +277,10 @@ pub fn update(store: &dyn Store, id: &str, change: impl Fn(&mut User)) -> Result
 pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     let Some(user) = get(store, id)? else { return Ok(false) };
     store.delete(&user_key(id))?;
-    store.delete(&name_key(&user.username))?;
-    Counter::new(store, name_claim_key(&user.username)).delete()?;
+    if let (Some(name), Some(claim)) = (name_key(&user.username), name_claim_key(&user.username)) {
+        store.delete(&name)?;
+        Counter::new(store, claim).delete()?;
+    }
     Counter::new(store, signin_failures_key(id)).delete()?;
     Ok(true)
 }

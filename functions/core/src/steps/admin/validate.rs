@@ -8,6 +8,7 @@ use crate::domain::password_policy::{self, Subject};
 use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions;
+use crate::domain::username;
 use crate::domain::users::{Contacts, NewAnswer, NewUser, Role};
 use crate::errors::{ApiError, ErrorCode, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -313,8 +314,10 @@ pub(super) fn with_violations(result: Result<()>, violations: &[password_policy:
 pub fn validate_new_user(policy: &Policy, req: CreateUserRequest) -> Result<NewUser> {
     let mut problems = Problems::default();
     check_text(&mut problems, "username", &req.username, 256);
-    if req.username.trim().chars().any(char::is_whitespace) {
-        problems.add("username", "may not contain spaces.");
+    // The one username rule (`domain::username`): lookalikes are one account or refused.
+    let username = username::canonical(&req.username);
+    if username.is_none() && !req.username.trim().is_empty() {
+        problems.add("username", "may not contain spaces, control or invisible characters, or mix scripts.");
     }
     if !req.display_name.is_empty() {
         check_text(&mut problems, "display_name", &req.display_name, 256);
@@ -326,7 +329,7 @@ pub fn validate_new_user(policy: &Policy, req: CreateUserRequest) -> Result<NewU
     let violations = check_password(&mut problems, policy, &req.password, &who);
     with_violations(problems.into_result(), &violations)?;
     Ok(NewUser {
-        username: req.username.trim().to_owned(),
+        username: username.unwrap_or_default(),
         display_name: req.display_name.trim().to_owned(),
         role: req.role,
         password: req.password,
