@@ -1,6 +1,8 @@
 // "Register for password reset": sign in, then set up each method (phones and
-// email proven with a code), then finish. The session is an HttpOnly cookie;
-// the CSRF token and any register flow live only in this module's memory.
+// email proven with a code), then finish. Once something is registered, a change
+// answers step_up_required: the page has the user prove an existing method (a
+// step-up flow) and then retries the change. The session is an HttpOnly cookie;
+// the CSRF token and any flow live only in this module's memory.
 import { api, explain, setCsrf } from './api.js';
 import { CodeEntry } from './code-entry.js';
 import { $, busy, el, invalid, say, show } from './ui.js';
@@ -13,9 +15,10 @@ const METHODS = {
 };
 const step = {
   signin: $('#step-signin'), status: $('#step-status'), contact: $('#step-contact'), code: $('#step-code'),
-  questions: $('#step-questions'), done: $('#step-done'),
+  questions: $('#step-questions'), done: $('#step-done'), verify: $('#step-verify'),
 };
-const state = { status: null, method: null, flow: null, send: null, hint: '' };
+// `up`: a step-up under way ({flow, methods, method, asked, retry, from}).
+const state = { status: null, method: null, flow: null, send: null, hint: '', up: null };
 
 // A session that ended (or a stale CSRF token) sends the user back to sign in.
 function signedOut(r, text = 'Your session has ended. Please sign in again.') {
@@ -120,10 +123,10 @@ async function remove(id) {
   const r = await api(`/api/register/${id}`, undefined, 'DELETE');
   if (r.ok) {
     render(r.data, `${METHODS[id].name} removed.`);
-    $('#status-h').focus();
+    show(step.status);
     return;
   }
-  if (signedOut(r)) return;
+  if (signedOut(r) || stepUp(r, () => remove(id), step.status)) return;
   say($('#status-err'), el('p', { text: explain(r) }));
 }
 
@@ -143,7 +146,7 @@ $('#finish').addEventListener('click', async () => {
   show(step.done);
 });
 $('#done-more').addEventListener('click', () => loadStatus());
-for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { codeEntry.stop(); state.flow = null; loadStatus(); });
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { codeEntry.stop(); state.flow = null; state.up = null; loadStatus(); });
 
 // ---- Phones and email: start, send the code, verify ----
 function setUp(id) {
@@ -176,8 +179,12 @@ function sendLabel() {
 }
 for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener('change', sendLabel);
 
-$('#contact-form').addEventListener('submit', async (event) => {
+$('#contact-form').addEventListener('submit', (event) => {
   event.preventDefault();
+  startContact();
+});
+
+async function startContact() {
   const region = $('#contact-err');
   const email = state.method === 'alternate_email';
   const input = email ? $('#email') : $('#phone');
@@ -196,7 +203,7 @@ $('#contact-form').addEventListener('submit', async (event) => {
   const started = await api('/api/register/start', body);
   if (!started.ok) {
     busy(button, false);
-    if (signedOut(started)) return;
+    if (signedOut(started) || stepUp(started, startContact, step.contact)) return;
     say(region, el('p', { text: explain(started) }));
     if (started.data.error === 'invalid_destination') {
       const field = started.data.field === 'country_code' ? $('#country') : input;
@@ -216,7 +223,7 @@ $('#contact-form').addEventListener('submit', async (event) => {
   }
   const how = email ? `We've emailed a code to ${state.hint}.` : mode() === 'text' ? `We've texted a code to ${state.hint}.` : `We're calling ${state.hint} now with a code.`;
   codeEntry.start(`${how} Enter the code you received, and then select Verify.`);
-});
+}
 
 function send() {
   return api('/api/send-code', { flow: state.flow, method: state.send.method, destination: state.send.destination });
@@ -227,7 +234,8 @@ const codeEntry = new CodeEntry({
   resend: send,
   passed: async () => {
     state.flow = null;
-    await loadStatus(`${METHODS[state.method].name} verified and saved.`);
+    if (state.up) await stepped();
+    else await loadStatus(`${METHODS[state.method].name} verified and saved.`);
   },
   ended: (r) => signedOut(r),
   spent: () => ['This code can no longer be used. Select "Resend code" to get a new one.'],
@@ -252,8 +260,12 @@ async function questions() {
   show(step.questions);
 }
 
-$('#q-form').addEventListener('submit', async (event) => {
+$('#q-form').addEventListener('submit', (event) => {
   event.preventDefault();
+  saveQuestions();
+});
+
+async function saveQuestions() {
   const region = $('#q-err');
   const selects = [...document.querySelectorAll('#q-list select')];
   const answers = [...document.querySelectorAll('#q-list input')];
@@ -283,9 +295,97 @@ $('#q-form').addEventListener('submit', async (event) => {
     show(step.status);
     return;
   }
-  if (signedOut(r)) return;
+  if (signedOut(r) || stepUp(r, saveQuestions, step.questions)) return;
   const problems = r.data.problems || [];
   say(region, el('p', { text: problems.length ? 'Please fix these:' : explain(r) }), problems.length ? el('ul', {}, problems.map((p) => el('li', { text: p }))) : null);
+}
+
+// ---- Step-up: prove a method already set up, then retry the change ----
+// True when `r` asked for a step-up: it starts, and `retry` runs (back on `from`) once it passed.
+function stepUp(r, retry, from) {
+  if (r.data.error !== 'step_up_required') return false;
+  (async () => {
+    const up = await api('/api/register/verify', {});
+    if (!up.ok) {
+      if (!signedOut(up)) say($('[role="alert"]', from), el('p', { text: explain(up) }));
+      return;
+    }
+    state.up = { flow: up.data.flow, methods: up.data.methods, retry, from };
+    $('#sv-options').replaceChildren(...up.data.methods.map((m) => el('label', { class: 'option' },
+      el('input', { type: 'radio', name: 'sv', value: m.id }),
+      el('span', {}, el('span', { text: m.label }), m.hint ? el('span', { class: 'hint', text: m.hint }) : null))));
+    $('#sv-panel').hidden = true;
+    say($('#sv-err'));
+    show(step.verify);
+  })();
+  return true;
+}
+
+async function stepped() {
+  const { retry, from } = state.up;
+  state.up = null;
+  show(from, null, false);
+  await retry();
+}
+
+$('#sv-options').addEventListener('change', (event) => {
+  const m = state.up.methods.find((x) => x.id === event.target.value);
+  Object.assign(state.up, { method: m, asked: null });
+  const q = m.id === 'questions';
+  $('#sv-dest-box').hidden = q;
+  $('#sv-q').replaceChildren();
+  $('#sv-dest').value = '';
+  $('#sv-dest').type = m.id === 'email' ? 'email' : 'tel';
+  $('#sv-dest-label').textContent = m.id === 'email' ? 'Enter your full email address' : 'Enter your full phone number, including the country code';
+  $('#sv-send').textContent = q ? 'Next' : 'Send code';
+  $('#sv-panel').hidden = false;
+  say($('#sv-err'));
+});
+
+// The questions to answer (drawn, or re-drawn after a wrong answer).
+function ask(questions) {
+  state.up.asked = questions;
+  $('#sv-q').replaceChildren(...questions.map((q, i) => el('div', {},
+    el('label', { for: `sv-a${i}`, text: q.text }),
+    el('input', { id: `sv-a${i}`, autocomplete: 'off', spellcheck: 'false' }))));
+  $('#sv-send').textContent = 'Verify';
+  $('#sv-a0').focus();
+}
+
+$('#sv-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const region = $('#sv-err');
+  const { flow, method: m, asked } = state.up || {};
+  if (!m) {
+    say(region, el('p', { text: 'Choose one of the options first.' }));
+    return;
+  }
+  const dest = $('#sv-dest');
+  invalid(dest, false);
+  if (m.id !== 'questions' && !dest.value.trim()) {
+    say(region, el('p', { text: 'Enter it in full, as you registered it.' }));
+    invalid(dest, true);
+    dest.focus();
+    return;
+  }
+  const button = $('#sv-send');
+  busy(button, true);
+  const answers = asked && asked.map((q, i) => ({ id: q.id, answer: $(`#sv-a${i}`).value }));
+  const r = answers
+    ? await api('/api/verify-code', { flow, method: 'questions', answers })
+    : await api('/api/send-code', { flow, method: m.id, destination: dest.value.trim() });
+  busy(button, false);
+  if (r.ok && answers) return stepped();
+  if (r.ok && r.data.questions) return ask(r.data.questions);
+  if (r.ok) {
+    Object.assign(state, { flow, send: { method: m.id, destination: dest.value.trim() } });
+    codeEntry.start(`We've sent a code to ${m.hint}. Enter the code you received, and then select Verify.`);
+    return;
+  }
+  if (signedOut(r)) return;
+  say(region, el('p', { text: explain(r) }));
+  if (r.data.questions) ask(r.data.questions);
+  else if (r.data.error === 'destination_mismatch') { invalid(dest, true); dest.focus(); }
 });
 
 // A session from earlier in this tab (HttpOnly cookie) goes straight to the status.

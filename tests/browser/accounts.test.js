@@ -1,13 +1,13 @@
-// Registration (sign in, phone + email + security questions, finish) and
-// change password, in headless chromium.
+// Registration (sign in, phone; then, with a method registered, the step-up
+// before email and security questions; finish) and change password, in headless chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { axe, call, clean, focused, heading, lastCode, openPage, PASSWORD, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
+import { axe, call, clean, focused, heading, lastCode, openPage, outbox, PASSWORD, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
 const env = useAppAndBrowser();
 
 describe('register for password reset', () => {
-  test('sign in, then phone (a wrong code first), email and questions, then finish', async () => {
+  test('sign in, then phone (a wrong code first), the step-up with that phone, email and questions, then finish', async () => {
     const page = await openPage(env.browser);
     await page.goto(`${env.app.base}/register`);
     await page.getByLabel('User ID', { exact: true }).fill('nora');
@@ -45,15 +45,36 @@ describe('register for password reset', () => {
     assert.match(await page.textContent('[data-method="authentication_phone"]'), /Set up: .*23 \(text\)/);
     assert.match(await page.textContent('#tally'), /set up 1 method/);
 
-    // Alternate email.
+    // Alternate email: with a phone registered, the server asks for a step-up first,
+    // and the page walks it with the phone (a mistyped number first), then retries.
     await page.getByRole('button', { name: 'Set it up now: Alternate email' }).click();
     await heading(page, 'Alternate email');
     await page.getByLabel('Email address', { exact: true }).fill('nora.private@fabrikam.com');
     await page.getByRole('button', { name: 'Email me' }).click();
+    await heading(page, "Verify it's you");
+    assert.equal(await focused(page), 'verify-h');
+    await page.getByRole('radio', { name: /Text my mobile phone/ }).check();
+    assert.match(await page.textContent('#sv-options'), /\+1 •••• ••23/, 'the existing phone, masked');
+    assert.deepEqual(await axe(page), [], 'step-up step');
+    await screenshot(page, 'register-step-up-1280');
+    const full = page.getByLabel('Enter your full phone number, including the country code');
+    await full.fill('+1 425 555 0000');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await page.getByText('That does not match').waitFor();
+    assert.equal(await full.getAttribute('aria-invalid'), 'true');
+    await full.fill('+1 425 555 0123');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await heading(page, 'Enter the code you received');
+    await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(env.app, '4255550123'));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    // Stepped up: the change is retried, and the new address gets its own code.
+    await page.getByText("We've emailed a code to nora.private@fabrikam.com").waitFor();
     await heading(page, 'Enter the code you received');
     await page.getByLabel('Verification code', { exact: true }).fill(await lastCode(env.app, 'nora.private'));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('Alternate email verified and saved.').waitFor();
+    // The phone registered before heard of the change.
+    assert.match((await outbox(env.app, '4255550123')).body, /Your security info changed: the alternate email .* was added\. If this wasn't you, contact your administrator/);
 
     // Security questions: a question chosen twice is caught before sending.
     await page.getByRole('button', { name: 'Set it up now: Security questions' }).click();

@@ -96,12 +96,13 @@ export async function admin(app, method, path, body) {
 /**
  * The users the tests walk the journeys with, created through the admin API,
  * and a policy with less CAPTCHA work (the tests solve many) and room for
- * every test's "Who are you?" from 127.0.0.1 within a minute.
+ * every test's "Who are you?" and sign-in from 127.0.0.1 within a minute.
  */
 async function seed(app) {
   const policy = await admin(app, 'GET', '/policy');
   policy.captcha_difficulty = Number(process.env.UNLATCH_CAPTCHA_DIFFICULTY || 12);
   policy.throttles.identify_per_minute = 1000;
+  policy.throttles.signins_per_address_per_minute = 1000;
   await admin(app, 'PUT', '/policy', policy);
   const everything = {
     contacts: {

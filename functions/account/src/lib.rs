@@ -1,14 +1,14 @@
 //! The `account` step: `POST /api/signin` (session cookie + CSRF token; counts
 //! toward smart lockout), `POST /api/signout`, `GET /api/session` (who am I).
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Response;
 use spin_sdk::http_component;
 use unlatch_core::session;
 use unlatch_core::signin::{self, Endpoint};
-use unlatch_web::{error, json, read_json, reply, routed, session_cookie, with_host};
+use unlatch_web::{Capped, error, json, read_json, reply, routed, session_cookie, with_host};
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(Capped(req): Capped) -> Response {
     routed(signin::route(&req.method().to_string(), req.path()), |endpoint| match endpoint {
         Endpoint::SignIn => {
             let result = read_json(&req).and_then(|body| with_host(&req, |host| signin::signin(&host.ctx(), body)));

@@ -1,33 +1,50 @@
 //! `/api/admin/...`: the operator's API (users, policy, audit) behind the
 //! `admin_token` bearer token. With no token configured the API does not
 //! exist (404). Routing, validation and the work are in `unlatch_core::admin`.
+//! The token is checked (exactly one `Authorization` header) before any of
+//! the body is read, and the body's cap depends on the route: 1 MiB for the
+//! JSON-lines import, 16 KiB for everything else.
 
 use serde::Serialize;
 use serde_json::Value;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Request, Response};
 use spin_sdk::http_component;
 use unlatch_core::ApiError;
 use unlatch_core::admin::{self, Auth, Endpoint, LockRequest};
-use unlatch_web::{error, json, not_found, path_info, read_json, read_json_lines, routed, variable, with_host};
+use unlatch_web::{
+    MAX_BODY, MAX_IMPORT_BODY, error, head, header_values, json, not_found, path_info, read_json, read_json_lines,
+    receive_body, routed, variable, with_host,
+};
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(incoming: IncomingRequest) -> Response {
     let token = match variable("admin_token") {
         Ok(token) => token,
         Err(e) => return error(&e),
     };
-    match admin::authorize(&token, req.header("authorization").and_then(|v| v.as_str())) {
+    let authorization = header_values(&incoming, "authorization");
+    match admin::authorize(&token, &authorization.iter().map(String::as_str).collect::<Vec<_>>()) {
         Auth::Off => return not_found(),
         Auth::Granted => {}
+        Auth::Ambiguous => return error(&admin::ambiguous()),
         refused => {
             let mut response = error(&admin::unauthorized());
             response.set_header("www-authenticate", admin::www_authenticate(refused));
             return response;
         }
     }
-    routed(admin::route(&req.method().to_string(), path_info(&req)), |endpoint| match serve(&req, endpoint) {
-        Ok((status, body)) => json(status, &body),
-        Err(e) => error(&e),
+    let mut req = head(&incoming);
+    let route = admin::route(&req.method().to_string(), path_info(&req));
+    routed(route, |endpoint| {
+        let limit = if endpoint == Endpoint::ImportUsers { MAX_IMPORT_BODY } else { MAX_BODY };
+        match receive_body(incoming, limit) {
+            Ok(body) => *req.body_mut() = body,
+            Err(e) => return error(&e),
+        }
+        match serve(&req, endpoint) {
+            Ok((status, body)) => json(status, &body),
+            Err(e) => error(&e),
+        }
     })
 }
 

@@ -65,6 +65,8 @@ error_codes! {
     ResetBlocked = 403 "reset_blocked",
     /// A signed-in write without the session's CSRF token.
     CsrfInvalid = 403 "csrf_invalid",
+    /// Changing security info that exists needs a fresh proof with an existing method (`step_up`).
+    StepUpRequired = 403 "step_up_required",
     NotFound = 404 "not_found",
     FlowNotFound = 404 "flow_not_found",
     UserNotFound = 404 "user_not_found",
@@ -102,6 +104,8 @@ error_codes! {
     Internal = 500 "internal",
     DeliveryFailed = 502 "delivery_failed",
     Unavailable = 503 "unavailable",
+    /// The server's secrets are not set (outside `dev_mode`); the message names them.
+    NotConfigured = 503 "not_configured",
     /// Contact-an-administrator with no administrator to reach.
     NoAdministrator = 503 "no_administrator",
 }
@@ -217,6 +221,15 @@ impl ApiError {
         e.retry_after = Some(retry_after);
         e
     }
+    /// Security info is registered and this session has not proven an existing
+    /// method in the last 10 minutes; `step_up` names the route that starts the proof.
+    pub fn step_up_required() -> Self {
+        Self::new(
+            ErrorCode::StepUpRequired,
+            "To change your security info, first verify it's you with a method you already registered.",
+        )
+        .with_details(json!({ "step_up": "/api/register/verify" }))
+    }
     pub fn flow_not_found() -> Self {
         Self::new(ErrorCode::FlowNotFound, "This session does not exist or has ended. Please start again.")
     }
@@ -263,6 +276,9 @@ impl ApiError {
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
+    }
+    pub fn not_configured(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotConfigured, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
@@ -372,6 +388,7 @@ mod tests {
             (ApiError::wrong_code(1), 401, "wrong_code"),
             (ApiError::wrong_answers(json!([])), 401, "wrong_answers"),
             (ApiError::reset_blocked(1), 403, "reset_blocked"),
+            (ApiError::step_up_required(), 403, "step_up_required"),
             (ApiError::not_found(), 404, "not_found"),
             (ApiError::flow_not_found(), 404, "flow_not_found"),
             (ApiError::method_not_allowed(), 405, "method_not_allowed"),
@@ -388,6 +405,7 @@ mod tests {
             (ApiError::internal("x"), 500, "internal"),
             (ApiError::delivery_failed("x"), 502, "delivery_failed"),
             (ApiError::unavailable("x"), 503, "unavailable"),
+            (ApiError::not_configured("x"), 503, "not_configured"),
         ] {
             assert_eq!((e.status(), e.error()), (status, name));
         }

@@ -77,7 +77,12 @@ use crate::flow::gate::SendCodeResponse;
 pub use crate::steps::account::{SigninRequest, signin};
 pub use crate::steps::identify::{IdentifyRequest, IdentifyResponse, challenge, identify};
 pub use crate::steps::send_code::{SendCodeRequest, send as send_code};
-pub use crate::steps::verify_code::{VerifyRequest, verify as verify_code};
+pub use crate::steps::verify_code::VerifyRequest;
+
+/// Verify-code with the dev outbox as the notifier (notices land beside the codes).
+pub fn verify_code(ctx: &Ctx, req: VerifyRequest) -> Result<crate::flow::gate::VerifyResponse> {
+    crate::steps::verify_code::verify(ctx, &DevOutbox { store: ctx.store, clock: ctx.clock }, req)
+}
 
 /// A solved CAPTCHA for `ctx` (difficulty from the stored policy).
 pub fn solved(ctx: &Ctx) -> Solution {
@@ -126,6 +131,55 @@ pub fn verified_flow(env: &TestEnv, purpose: &str) -> String {
     send_to(env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
     try_code(env, &flow, "email", &last_code(env)).unwrap();
     flow
+}
+
+/// A view of a test store that waits a random moment (up to half a
+/// millisecond) before each operation, so concurrent tests meet the
+/// interleavings a real host produces rather than threads in lockstep.
+pub struct JitterStore<'a>(pub &'a MemoryStore);
+
+impl JitterStore<'_> {
+    fn wait(&self) {
+        let micros = crate::platform::kv::random_below(&OsRandom, 500);
+        std::thread::sleep(std::time::Duration::from_micros(u64::from(micros)));
+    }
+}
+
+type StoreResult<T> = std::result::Result<T, crate::platform::store::StoreError>;
+
+impl crate::platform::store::Store for JitterStore<'_> {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.wait();
+        self.0.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.wait();
+        self.0.set(key, value)
+    }
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.wait();
+        self.0.delete(key)
+    }
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.wait();
+        self.0.increment(key, delta)
+    }
+    fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> StoreResult<bool> {
+        self.wait();
+        self.0.compare_and_swap(key, expected, new)
+    }
+    fn keys_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        self.wait();
+        self.0.keys_with_prefix(prefix)
+    }
+}
+
+impl TestEnv {
+    /// A context like [`TestEnv::ctx`] (same keys, clock and address) on the jittery view of the store.
+    pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
+        let ctx = self.ctx();
+        Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets, ctx.client_addr)
+    }
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! administrator". `GET /api/policy/public` hands the pages the few policy
 //! values they show (password lengths, code and flow lifetimes).
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Response;
 use spin_sdk::http_component;
 use unlatch_core::contact_admin;
 use unlatch_core::identify::{self, Endpoint};
-use unlatch_web::{read_json, reply, routed, with_host};
+use unlatch_web::{Capped, read_json, reply, routed, with_host};
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(Capped(req): Capped) -> Response {
     routed(identify::route(&req.method().to_string(), req.path()), |endpoint| match endpoint {
         Endpoint::Challenge => reply(with_host(&req, |host| identify::challenge(&host.ctx())), 200),
         Endpoint::Identify => {

@@ -1,13 +1,16 @@
 //! Serves the static pages mounted from `static/` (spin.toml `files`) at `/`.
+//! It takes only GET and HEAD and never reads a request body: the handler gets
+//! the request's head, and whatever body was sent stays unread in the host.
 
 mod headers;
 mod path;
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(incoming: IncomingRequest) -> Response {
+    let req = Request::builder().method(incoming.method()).uri(incoming.uri()).headers(incoming.headers()).build();
     if !matches!(req.method(), Method::Get | Method::Head) {
         let mut response = page_response(405, "text/plain; charset=utf-8", b"Method not allowed".to_vec());
         response.set_header("allow", "GET, HEAD");

@@ -2,16 +2,16 @@
 //! typed, if it is the registered one (or draws the security questions).
 //! `GET /api/dev/outbox`: what the `dev` notifier sent, only in `dev_mode`.
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Response;
 use spin_sdk::http_component;
 use unlatch_core::notify;
 use unlatch_core::send_code::{self, Endpoint};
-use unlatch_web::{not_found, read_json, reply, routed, with_host};
+use unlatch_web::{Capped, not_found, read_json, reply, routed, with_host};
 
 const OUTBOX_SHOWN: usize = 50;
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(Capped(req): Capped) -> Response {
     routed(send_code::route(&req.method().to_string(), req.path()), |endpoint| match endpoint {
         Endpoint::Send => {
             let sent = read_json(&req)

@@ -1,13 +1,13 @@
 //! `POST /api/unlock`: ends an unlock flow whose gates have all passed by
 //! clearing the account's lock.
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Response;
 use spin_sdk::http_component;
 use unlatch_core::unlock::{self, Endpoint};
-use unlatch_web::{read_json, reply, routed, with_host};
+use unlatch_web::{Capped, read_json, reply, routed, with_host};
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(Capped(req): Capped) -> Response {
     routed(unlock::route(&req.method().to_string(), req.path()), |Endpoint::Unlock| {
         reply(read_json(&req).and_then(|body| with_host(&req, |host| unlock::unlock(&host.ctx(), body))), 200)
     })

@@ -2,7 +2,8 @@
 //! store, the clock, the CSPRNG, the server keys and the caller's address.
 
 use spin_sdk::http::Request;
-use unlatch_core::{ApiError, Ctx, DevOutbox, Notifier, OsRandom, Secrets, SpinStore, SystemClock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use unlatch_core::{ApiError, Ctx, DevOutbox, ErrorCode, Notifier, OsRandom, Secrets, SpinStore, SystemClock};
 
 pub struct Host {
     pub store: SpinStore,
@@ -11,11 +12,14 @@ pub struct Host {
 }
 
 impl Host {
-    /// Opens the store and resolves the keys (from the `captcha_secret` and
-    /// `code_secret` variables, or made once and kept in KV when they are empty).
+    /// Opens the store and resolves the keys from the `captcha_secret` and
+    /// `code_secret` variables. Empty ones are 503 `not_configured` (logged to
+    /// stderr), except in `dev_mode`, where they are made once and kept in KV.
     pub fn open(req: &Request) -> Result<Host, ApiError> {
         let store = SpinStore::open_default()?;
-        let secrets = Secrets::resolve(&store, &OsRandom, &variable("captcha_secret")?, &variable("code_secret")?)?;
+        let secrets =
+            Secrets::resolve(&store, &OsRandom, &variable("captcha_secret")?, &variable("code_secret")?, dev_mode())
+                .inspect_err(log_if_not_configured)?;
         Ok(Host { store, secrets, client: crate::client_ip(req) })
     }
 
@@ -41,7 +45,17 @@ pub fn variable(name: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::internal(format!("The variable `{name}` is not available to this component ({e}).")))
 }
 
-/// Whether `dev_mode` is on (only the exact text `true`).
+/// Whether `dev_mode` is on: only the exact text `true` (not `TRUE`, not ` true`),
+/// so no near-miss turns it on. A component that does not declare it is not in dev mode.
 pub fn dev_mode() -> bool {
-    variable("dev_mode").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    variable("dev_mode").is_ok_and(|v| v == "true")
+}
+
+/// The operator's half of a `not_configured` answer: one line on the
+/// component's stderr (once per instance, and an instance serves one request).
+fn log_if_not_configured(e: &ApiError) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if e.code == ErrorCode::NotConfigured && !LOGGED.swap(true, Ordering::Relaxed) {
+        eprintln!("unlatch: not configured: {}", e.message);
+    }
 }

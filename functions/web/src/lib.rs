@@ -1,11 +1,20 @@
 //! The HTTP edge every API component shares, so each rule about requests and
 //! responses lives in one place: body limits, JSON errors, security headers.
+//!
+//! Bodies are read from the host's stream and never past their cap: a
+//! component's handler takes [`Capped`] (`fn handle(Capped(req): Capped)`),
+//! or, to pick the cap per route, an `IncomingRequest` it turns into a
+//! [`Request`] with [`head`] and [`receive_body`].
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::conversions::TryFromIncomingRequest;
+use spin_sdk::http::{IncomingRequest, Request, Response};
+use std::future::Future;
+use std::pin::Pin;
 use unlatch_core::errors::{ApiError, ErrorCode};
 use unlatch_core::platform::route::Routed;
+use unlatch_core::request::BodyReader;
 
 mod host;
 
@@ -80,6 +89,68 @@ pub fn not_found() -> Response {
 /// The body cap of the one bulk route (`POST /api/admin/users/import`); every
 /// other route takes at most [`MAX_BODY`].
 pub const MAX_IMPORT_BODY: usize = 1024 * 1024;
+
+/// The method, URI and headers of `incoming`, with no body yet ([`receive_body`]
+/// reads it). A header sent more than once keeps one value here; see [`header_values`].
+pub fn head(incoming: &IncomingRequest) -> Request {
+    Request::builder().method(incoming.method()).uri(incoming.uri()).headers(incoming.headers()).build()
+}
+
+/// Every value of header `name` as it was sent, in order.
+pub fn header_values(incoming: &IncomingRequest, name: &str) -> Vec<String> {
+    incoming.headers().get(name).iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect()
+}
+
+/// Reads the body of `incoming` from the host's stream, chunk by chunk, and
+/// never past `limit`: a declared `Content-Length` over it is 413 before a
+/// byte is read, and the read stops (413) one byte past it, however much the
+/// client sends ([`BodyReader`]).
+pub fn receive_body(incoming: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use wasi::io::streams::StreamError;
+    let declared = header_values(&incoming, "content-length");
+    let mut reader = BodyReader::new(limit, declared.first().map(String::as_str))?;
+    let unreadable = || ApiError::bad_request("The request body could not be read.");
+    let body = incoming.consume().map_err(|()| unreadable())?;
+    let stream = body.stream().map_err(|()| unreadable())?;
+    loop {
+        match stream.blocking_read(reader.want() as u64) {
+            Ok(chunk) => reader.push(&chunk)?,
+            Err(StreamError::Closed) => break,
+            // The client went away, or the host's own limit cut the stream: never a partial body.
+            Err(StreamError::LastOperationFailed(_)) => return Err(unreadable()),
+        }
+    }
+    Ok(reader.finish())
+}
+
+/// The request with its body read under `limit` ([`receive_body`]).
+pub fn receive(incoming: IncomingRequest, limit: usize) -> Result<Request, ApiError> {
+    let mut req = head(&incoming);
+    *req.body_mut() = receive_body(incoming, limit)?;
+    Ok(req)
+}
+
+/// A request whose body was read under [`MAX_BODY`]: what the API components'
+/// handlers take (`#[http_component] fn handle(Capped(req): Capped) -> Response`).
+/// A body over the cap is answered 413 before the handler runs, having read at
+/// most the cap plus one byte.
+pub struct Capped(pub Request);
+
+impl TryFromIncomingRequest for Capped {
+    type Error = Response;
+
+    // The trait is `#[async_trait]`; this is its expansion. The read itself is
+    // blocking (`blocking_read`), so it happens before the future is made.
+    fn try_from_incoming_request<'async_trait>(
+        incoming: IncomingRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<Self, Self::Error>> + Send + 'async_trait>>
+    where
+        Self: Sized + 'async_trait,
+    {
+        let received = receive(incoming, MAX_BODY).map(Capped).map_err(|e| error(&e));
+        Box::pin(std::future::ready(received))
+    }
+}
 
 /// The request body, refused before use when it is larger than `limit`
 /// (declared or actual: 413) or not of one of the `media_types` (415).

@@ -65,6 +65,18 @@ impl Session {
         assert_eq!(sent.status, 202, "send-code: {}", sent.text());
         crate::journey::verify_code(app, flow, send_method, &crate::journey::last_code(app))
     }
+
+    /// The step-up of this session: `POST /api/register/verify`, then a code
+    /// sent to the existing `destination` of `method`, read from the dev outbox
+    /// and verified; returns the verify-code reply.
+    pub fn step_up(&self, app: &App, method: &str, destination: &str) -> Reply {
+        let started = self.send(app, "POST", "/api/register/verify", None);
+        assert_eq!(started.status, 201, "register/verify: {}", started.text());
+        let flow = started.json()["flow"].as_str().expect("a step-up flow").to_owned();
+        let sent = crate::journey::send_code(app, &flow, method, destination);
+        assert_eq!(sent.status, 202, "send-code: {}", sent.text());
+        crate::journey::verify_code(app, &flow, method, &crate::journey::last_code(app))
+    }
 }
 
 /// Every key and value in the app's store, values as lossy text.

@@ -56,6 +56,14 @@ fn free_port() -> u16 {
     }
 }
 
+/// The server secrets as an operator sets them (`openssl rand -hex 32`), for
+/// tests that run the app without `dev_mode`: there, empty ones are 503
+/// `not_configured`.
+pub const SECRETS: [(&str, &str); 2] = [
+    ("captcha_secret", "9f2c4e1a7b3d5f6e8a0c2e4f6a8b0d1c3e5f7a9b1d3f5e7c9a1b3d5f7e9a1c3e"),
+    ("code_secret", "4b6d8f0a2c4e6a8c0e2a4c6e8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0d2f4a6c"),
+];
+
 impl App {
     /// The app with `dev_mode` on (the dev outbox readable), as a developer runs it.
     pub fn start() -> App {
@@ -143,6 +151,12 @@ impl App {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The host's process id, which is also its process group's: `spin up`
+    /// serves from a child process in that group, the runner from this one.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the host is running").id()
     }
 
     pub fn get(&self, target: &str) -> Reply {

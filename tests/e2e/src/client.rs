@@ -50,6 +50,71 @@ pub fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str
     parse(&raw, method == "HEAD")
 }
 
+/// How [`send_large`] frames its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length: <len>`.
+    Length,
+    /// `Transfer-Encoding: chunked`, 64 KiB chunks.
+    Chunked,
+}
+
+/// What [`send_large`] saw: the reply, and how many body bytes the client got
+/// into the socket before the server answered and stopped reading.
+#[derive(Debug)]
+pub struct LargeSend {
+    pub reply: Reply,
+    pub body_bytes_sent: usize,
+    pub elapsed: Duration,
+}
+
+/// POSTs a body of `len` bytes (`x`) while reading the answer on the same
+/// connection, as a client that streams an upload does: the server may answer
+/// (and close) long before the body is through.
+pub fn send_large(addr: SocketAddr, target: &str, headers: &[(&str, &str)], len: usize, framing: Framing) -> LargeSend {
+    let started = std::time::Instant::now();
+    let mut stream = TcpStream::connect(addr).expect("connect to the host");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut head = format!("POST {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    match framing {
+        Framing::Length => head.push_str(&format!("content-length: {len}\r\n\r\n")),
+        Framing::Chunked => head.push_str("transfer-encoding: chunked\r\n\r\n"),
+    }
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < len {
+            let n = chunk.len().min(len - sent);
+            let ok = match framing {
+                Framing::Length => writer.write_all(&chunk[..n]),
+                Framing::Chunked => writer.write_all(&[format!("{n:x}\r\n").as_bytes(), &chunk[..n], b"\r\n"].concat()),
+            };
+            if ok.is_err() {
+                // The server answered and closed: the rest is never sent.
+                return sent;
+            }
+            sent += n;
+        }
+        if framing == Framing::Chunked {
+            let _ = writer.write_all(b"0\r\n\r\n");
+        }
+        sent
+    });
+    let mut raw = Vec::new();
+    // A reset after the answer ends the read with an error; what came before is kept.
+    let _ = stream.read_to_end(&mut raw);
+    let elapsed = started.elapsed();
+    // Unblocks the writer if the server still reads (it should not).
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let body_bytes_sent = sender.join().unwrap();
+    LargeSend { reply: parse(&raw, false), body_bytes_sent, elapsed }
+}
+
 fn parse(raw: &[u8], head_only: bool) -> Reply {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();

@@ -83,13 +83,17 @@ fn register_writes_need_the_sessions_csrf_token() {
     assert_eq!(garbage.status, 403);
     let del = app.request("DELETE", "/api/register/alternate_email", &[("cookie", &jane.cookie)], b"");
     assert_eq!(del.status, 403);
+    // The right token gets past the CSRF check, to the step-up jane's registered methods need.
     let ok = app.request(
         "POST",
         "/api/register/start",
         &[("cookie", &jane.cookie), ("x-csrf-token", &jane.csrf), ct],
         &body,
     );
-    assert_eq!(ok.status, 201, "{}", ok.text());
+    assert_eq!((ok.status, ok.json()["error"].as_str()), (403, Some("step_up_required")), "{}", ok.text());
+    let sam_ok =
+        app.request("POST", "/api/register/start", &[("cookie", &sam.cookie), ("x-csrf-token", &sam.csrf), ct], &body);
+    assert_eq!(sam_ok.status, 201, "a first registration needs only the session: {}", sam_ok.text());
     // Reads need only the session.
     assert_eq!(jane.get(&app, "/api/register").status, 200);
     assert_eq!(jane.get(&app, "/api/register/questions").json()["questions"].as_array().unwrap().len(), 35);

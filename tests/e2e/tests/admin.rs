@@ -226,11 +226,16 @@ fn user_lifecycle_and_its_audit_trail() {
     assert_eq!(started.status, 200, "{}", started.text());
 
     // Unlock: lock and failed sign-in counter cleared; the unlock journey has nothing to do.
-    unlatch_core::Store::increment(&app.store(), &users::signin_failures_key(&id), 4).unwrap();
+    let window = user(&app, &id).lock_epoch;
+    unlatch_core::Store::increment(&app.store(), &users::signin_failures_key(&id, window), 4).unwrap();
     let unlocked = ok(admin(&app, "POST", &format!("/api/admin/users/{id}/unlock"), None), 200);
     assert_eq!((unlocked["locked"].as_bool(), unlocked["lockout_active"].as_bool()), (Some(false), Some(false)));
     assert!(!user(&app, &id).locked);
-    assert_eq!(unlatch_core::counter::Counter::new(&app.store(), users::signin_failures_key(&id)).read().unwrap(), 0);
+    let window = user(&app, &id).lock_epoch;
+    assert_eq!(
+        unlatch_core::counter::Counter::new(&app.store(), users::signin_failures_key(&id, window)).read().unwrap(),
+        0
+    );
     assert_error(&identify(&app, "ada@contoso.com", "unlock"), 409, "not_locked");
 
     // Delete: gone, and the name is free again.

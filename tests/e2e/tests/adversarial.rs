@@ -182,7 +182,7 @@ fn too_many_sends_get_429_with_retry_after() {
 
 #[test]
 fn the_dev_outbox_is_404_outside_dev_mode() {
-    let app = App::start_with(&[]);
+    let app = App::start_with(&unlatch_e2e::app::SECRETS);
     set_policy(&app, |p| p.captcha_difficulty = 8);
     user_with_everything(&app, "jane@contoso.com");
     let flow = start_flow(&app, "jane@contoso.com", "reset");

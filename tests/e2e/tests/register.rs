@@ -1,6 +1,7 @@
 //! "Register for password reset" end to end: an administrator creates a user
 //! with only a password through the admin API; the user signs in, registers a phone, an email and security questions (codes from
-//! the dev outbox), finishes, and can then start a reset with the new methods.
+//! the dev outbox; every change after the first needs a step-up with the phone), finishes, and can then start a reset with
+//! the new methods. A stolen password alone cannot replace a registered email.
 //! Afterwards no password, code or answer is in any KV value, nor in what the
 //! components printed.
 
@@ -59,6 +60,18 @@ fn journey(app: &App) -> Vec<String> {
     assert_eq!(phone.json()["next"], "finish");
     codes.push(last_code(app));
     assert_eq!(outbox(app)[0]["to"], "+14255550177");
+    // The phone is registered now: the next change first proves it (a step-up of this session).
+    let refused = s.send(
+        app,
+        "POST",
+        "/api/register/start",
+        Some(&json!({ "method": "alternate_email", "destination": "Sam.Lee@Fabrikam.com" })),
+    );
+    assert_error(&refused, 403, "step_up_required");
+    let stepped = s.step_up(app, "mobile_text", "+1 425 555 0177");
+    assert_eq!(stepped.status, 200, "{}", stepped.text());
+    assert_eq!(stepped.json()["next"], "register");
+    codes.push(last_code(app));
     let email = s.register_contact(app, "alternate_email", "", "Sam.Lee@Fabrikam.com", "");
     assert_eq!(email.status, 200, "{}", email.text());
     codes.push(last_code(app));
@@ -195,4 +208,66 @@ fn question_rules_over_http() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     let stored = unlatch_core::users::find_by_username(&app.store(), "sam@contoso.com").unwrap().unwrap();
     assert!(stored.security_answers.iter().all(|a| a.answer_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
+}
+
+/// The attack: with only the password, sign in and replace the victim's email.
+/// Refused (403 `step_up_required`) until the session proves a method the user
+/// already has; another session of the same user stays refused; the old address
+/// is told of the change, and the audit holds only masked addresses.
+#[test]
+fn a_password_alone_cannot_replace_the_email() {
+    let app = app();
+    let victim = user_with(&app, "vic@contoso.com", |_| {});
+    let attacker = sign_in(&app, "vic@contoso.com", PASSWORD);
+    let replace = json!({ "method": "alternate_email", "destination": "attacker@evil.example" });
+    let refused = attacker.send(&app, "POST", "/api/register/start", Some(&replace));
+    let body = assert_error(&refused, 403, "step_up_required");
+    assert_eq!(body["step_up"], "/api/register/verify");
+    let questions_refused = attacker.send(&app, "PUT", "/api/register/questions", Some(&questions()));
+    assert_error(&questions_refused, 403, "step_up_required");
+    assert_error(&attacker.send(&app, "DELETE", "/api/register/alternate_email", None), 403, "step_up_required");
+    assert_eq!(attacker.get(&app, "/api/register").json()["step_up_required"], true);
+
+    // The step-up offers only what the victim has, masked; the attacker's address is not it.
+    let started = attacker.send(&app, "POST", "/api/register/verify", None);
+    assert_eq!(started.status, 201, "{}", started.text());
+    let started = started.json();
+    assert_eq!(
+        started["methods"],
+        json!([{ "id": "email", "kind": "email", "hint": "j•••@fabrikam.com", "label": "Email my alternate email" }])
+    );
+    let flow = started["flow"].as_str().unwrap();
+    assert_error(&send_code(&app, flow, "email", "attacker@evil.example"), 422, "destination_mismatch");
+    // A step-up flow is no reset flow.
+    assert_error(&set_password(&app, flow, "violet kestrel harbour"), 409, "flow_state");
+    assert_eq!(user(&app, &victim.id).contacts.alternate_email.as_deref(), Some(EMAIL));
+    assert!(outbox(&app).iter().all(|m| m["to"] != "attacker@evil.example"), "nothing went to the attacker");
+
+    // The owner steps up in their own session with the OLD email's code …
+    let owner = sign_in(&app, "vic@contoso.com", PASSWORD);
+    let stepped = owner.step_up(&app, "email", EMAIL);
+    assert_eq!(stepped.status, 200, "{}", stepped.text());
+    // … which does nothing for the other session.
+    assert_error(&attacker.send(&app, "POST", "/api/register/start", Some(&replace)), 403, "step_up_required");
+
+    // Stepped up, the owner's change goes through, and the old address hears of it.
+    let changed = owner.register_contact(&app, "alternate_email", "", "vic.new@fabrikam.com", "");
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(user(&app, &victim.id).contacts.alternate_email.as_deref(), Some("vic.new@fabrikam.com"));
+    let notice = outbox(&app).into_iter().find(|m| m["to"] == EMAIL).expect("a notice to the old address");
+    assert_eq!(notice["subject"], "Your security info changed");
+    let text = notice["body"].as_str().unwrap();
+    assert!(text.contains("alternate email of your account vic@contoso.com was changed"), "{text}");
+    assert!(text.contains("If this wasn't you, contact your administrator"), "{text}");
+
+    let events = unlatch_core::audit::list(
+        &app.store(),
+        &unlatch_core::audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].detail["from"], "j•••@fabrikam.com");
+    assert_eq!(events[0].detail["to"], "v•••@fabrikam.com");
+    let audit = serde_json::to_string(&events).unwrap();
+    assert!(!audit.contains("jane.doe") && !audit.contains("vic.new"), "the audit holds masked addresses only");
 }

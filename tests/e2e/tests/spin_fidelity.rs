@@ -52,7 +52,7 @@ fn a_whole_reset_then_the_outbox_the_audit_and_sign_in_read_back() {
 fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     let app = app();
     let jane = user_with_everything(&app, "jane@contoso.com");
-    // throttle, captcha-used, secret-claim
+    // throttle, captcha-used, secret-claim, destination-mismatches (a typed destination is compared)
     let flow = start_flow(&app, "jane@contoso.com", "reset");
     pass_code_gate(&app, &flow, "email", EMAIL);
     // questions-answered
@@ -68,6 +68,8 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     // signin-failures: a good sign-in clears the count, a wrong one counts.
     assert_eq!(signin(&app, "jane@contoso.com", NEW_PASSWORD).status, 200);
     assert_eq!(signin(&app, "jane@contoso.com", "wrong-password").status, 401);
+    // unknown-failures: an unknown name is counted as a real account is.
+    assert_eq!(signin(&app, "nobody@contoso.com", "wrong-password").status, 401);
     // username-claim: a user created through the admin API.
     let created = app.request(
         "POST",
@@ -96,7 +98,8 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
         }
     }
     assert_eq!(Counter::new(&store, format!("session-epoch:{}", jane.id)).read().unwrap(), 1, "one reset, one epoch");
-    assert_eq!(Counter::new(&store, format!("signin-failures:{}", jane.id)).read().unwrap(), 1);
+    let window = user(&app, &jane.id).lock_epoch;
+    assert_eq!(Counter::new(&store, format!("signin-failures:{}:{window}", jane.id)).read().unwrap(), 1);
     // Reading a counter over HTTP again: the outbox and the audit still answer.
     assert_eq!(app.get("/api/dev/outbox").status, 200);
     assert_eq!(admin_get(&app, "/api/admin/audit").status, 200);

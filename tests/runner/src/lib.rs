@@ -2,6 +2,7 @@
 //! local use where the Spin CLI is unavailable. See `Runner::start`.
 
 pub mod app;
+pub mod body_limit;
 pub mod compile_cache;
 pub mod files;
 pub mod host;

@@ -2,6 +2,7 @@
 //! component in a fresh instance for every request.
 
 use crate::app::{App, engine};
+use crate::body_limit::{LimitedBody, MAX_REQUEST_BODY};
 use crate::host::State;
 use crate::routes::RouteMatch;
 use bytes::Bytes;
@@ -119,6 +120,8 @@ impl Server {
         let component = &self.app.components[id];
         let mut store = Store::new(engine(), State::new(component.shared.clone())?);
         let (tx, rx) = oneshot::channel();
+        // Streamed to the component as it reads, and never past the host's limit.
+        let req = req.map(|body| LimitedBody::new(body, MAX_REQUEST_BODY));
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(tx)?;
         let pre = component.pre.clone();

@@ -84,6 +84,23 @@ impl MethodId {
     }
 }
 
+/// One method offered to prove with, as identify and the step-up list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodOption {
+    pub id: MethodId,
+    pub kind: Kind,
+    /// Masked destination (`j•••@contoso.com`, `+1 •••• ••12`); empty for questions.
+    pub hint: String,
+    /// Entra's guide's wording for the option.
+    pub label: &'static str,
+}
+
+impl MethodOption {
+    pub fn new(id: MethodId, hint: String) -> Self {
+        MethodOption { id, kind: id.kind(), hint, label: id.label() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,9 @@ pub struct Throttles {
     pub block_seconds: u64,
     /// "Who are you?" attempts per client address per minute.
     pub identify_per_minute: u32,
+    /// Password checks (sign-in, change-password) per client address per
+    /// minute, so one address cannot lock out a whole directory.
+    pub signins_per_address_per_minute: u32,
 }
 
 impl Default for Throttles {
@@ -53,6 +56,7 @@ impl Default for Throttles {
             failed_proofs_per_day: 5,
             block_seconds: 24 * 3600,
             identify_per_minute: 20,
+            signins_per_address_per_minute: 30,
         }
     }
 }
@@ -253,6 +257,7 @@ impl Policy {
             ("code_attempts", t.code_attempts),
             ("failed_proofs_per_day", t.failed_proofs_per_day),
             ("identify_per_minute", t.identify_per_minute),
+            ("signins_per_address_per_minute", t.signins_per_address_per_minute),
         ] {
             check((1..=10_000).contains(&n), &format!("throttles.{name} must be 1 to 10000."));
         }
@@ -274,6 +279,7 @@ mod tests {
         assert_eq!(p.throttles.sends_per_gate_per_hour, 5);
         assert_eq!(p.throttles.emails_per_10_minutes, 10);
         assert_eq!(p.throttles.failed_proofs_per_day, 5);
+        assert_eq!(p.throttles.signins_per_address_per_minute, 30);
         assert_eq!(p.lockout_threshold, 10);
         assert_eq!(p.lockout_seconds, 1800);
         assert_eq!((p.password.min_length, p.password.max_length), (8, 256));

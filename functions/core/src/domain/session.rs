@@ -28,6 +28,17 @@ pub struct Session {
     pub expires_at: u64,
     /// The user's session epoch when it was made; a later epoch ends it.
     pub epoch: i64,
+    /// Until when this session may change the user's security info: set by a
+    /// step-up (a fresh proof with an existing method), never by sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stepped_up_until: Option<u64>,
+}
+
+impl Session {
+    /// Whether a step-up of this session still holds at `now`.
+    pub fn stepped_up(&self, now: u64) -> bool {
+        self.stepped_up_until.is_some_and(|until| now < until)
+    }
 }
 
 /// A new session as handed to the client: the cookie value and the CSRF token.
@@ -68,6 +79,7 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
         created_at: now,
         expires_at: now + LIFETIME_SECONDS,
         epoch: Counter::new(ctx.store, epoch_key(user_id)).read()?,
+        stepped_up_until: None,
     };
     kv::put_json(ctx.store, &storage_key(&id), &session)?;
     Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
@@ -80,10 +92,30 @@ pub fn not_signed_in() -> ApiError {
 /// The live session stored under `key` (see [`storage_key`]), or 401 `not_signed_in`.
 pub fn load_by_key(ctx: &Ctx, key: &str) -> Result<Session> {
     let Some(s) = kv::get_json::<Session>(ctx.store, key)? else { return Err(not_signed_in()) };
+    check_live(ctx, &s)?;
+    Ok(s)
+}
+
+/// 401 `not_signed_in` once `s` expired or a later epoch ended it.
+fn check_live(ctx: &Ctx, s: &Session) -> Result<()> {
     if ctx.now() >= s.expires_at || s.epoch != Counter::new(ctx.store, epoch_key(&s.user_id)).read()? {
         return Err(not_signed_in());
     }
-    Ok(s)
+    Ok(())
+}
+
+/// Marks the live session stored under `key` as stepped up until `until`
+/// (compare-and-swap on the record, which exists); 401 when it has ended.
+pub fn mark_stepped_up(ctx: &Ctx, key: &str, until: u64) -> Result<Session> {
+    for _ in 0..8 {
+        let Some((mut s, raw)) = kv::get_json_raw::<Session>(ctx.store, key)? else { return Err(not_signed_in()) };
+        check_live(ctx, &s)?;
+        s.stepped_up_until = Some(until);
+        if kv::swap_json(ctx.store, key, &raw, &s)? {
+            return Ok(s);
+        }
+    }
+    Err(ApiError::unavailable("The session is being changed by another request; please try again."))
 }
 
 /// The live session with cookie value `id`, or 401 `not_signed_in`.

@@ -8,6 +8,7 @@ use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::keys;
+use crate::platform::kv;
 use serde_json::json;
 
 fn window_key(name: &str, subject: &str, window: u64, index: u64) -> String {
@@ -34,24 +35,74 @@ pub fn clear(ctx: &Ctx, name: &str, subject: &str, window: u64) -> Result<()> {
     Ok(())
 }
 
+/// A slot of a window's budget, counted before a secret is compared and
+/// given back when the secret matched (see [`reserve`]).
+#[must_use = "refund the slot when the compared secret matched"]
+pub struct Reserved {
+    key: String,
+}
+
+impl Reserved {
+    /// The comparison matched: the slot is given back to the budget.
+    pub fn refund(self, ctx: &Ctx) -> Result<()> {
+        Counter::new(ctx.store, self.key).add(-1)?;
+        Ok(())
+    }
+}
+
+/// Like [`hit`], for a budget of *failed* comparisons: the slot is counted
+/// before the comparison (so concurrent callers cannot all be compared) and
+/// refunded on a match, so only mismatches use the budget up. Refused calls
+/// keep their count until the window ends.
+pub fn reserve(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) -> Result<Reserved> {
+    let now = ctx.now();
+    let index = now / window;
+    let key = window_key(name, subject, window, index);
+    let n = Counter::new(ctx.store, key.clone()).add(1)?;
+    if n > limit as i64 {
+        return Err(ApiError::throttled((index + 1) * window - now));
+    }
+    Ok(Reserved { key })
+}
+
 const DAY: u64 = 86400;
 
-fn proofs_key(user_id: &str, day: u64) -> String {
-    keys::proofs_failed(user_id, day)
+fn proofs_key(user_id: &str, run: &str, day: u64) -> String {
+    keys::proofs_failed(user_id, run, day)
 }
 
 fn block_key(user_id: &str) -> String {
     keys::reset_blocked(user_id)
 }
 
+/// The user's `reset-blocked:` record: until when resets are blocked (a Unix
+/// time; 0 when never blocked) and the *run* failed proofs are counted in.
+/// Written with `set` as `<until>:<run>` (a plain `<until>` is its own run),
+/// never a counter. A block or a clear starts a new run, so the failures from
+/// before it no longer count.
+fn block_record(ctx: &Ctx, user_id: &str) -> Result<(i64, String)> {
+    let Some(bytes) = ctx.store.get(&block_key(user_id))? else { return Ok((0, "0".into())) };
+    let text = std::str::from_utf8(&bytes).ok();
+    let (until, run) = match text.and_then(|t| t.split_once(':')) {
+        Some((until, run)) => (until, run),
+        None => (text.unwrap_or_default(), text.unwrap_or_default()),
+    };
+    match until.parse() {
+        Ok(until) if !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()) => Ok((until, run.to_owned())),
+        _ => Err(ApiError::internal("A stored record is corrupt.")),
+    }
+}
+
+/// Starts a new run of failed proofs, blocked until `until`.
+fn new_run(ctx: &Ctx, user_id: &str, until: u64) -> Result<()> {
+    let record = format!("{until}:{}", kv::random_hex(ctx.random, 8));
+    ctx.store.set(&block_key(user_id), record.as_bytes())?;
+    Ok(())
+}
+
 /// Until when the user's resets are blocked (a Unix time; 0 when never blocked).
-/// The block is a plain record written with `set`, never a counter.
 pub fn blocked_until(ctx: &Ctx, user_id: &str) -> Result<i64> {
-    let Some(bytes) = ctx.store.get(&block_key(user_id))? else { return Ok(0) };
-    std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ApiError::internal("A stored record is corrupt."))
+    Ok(block_record(ctx, user_id)?.0)
 }
 
 /// 403 `reset_blocked` while the user's resets are blocked.
@@ -64,33 +115,97 @@ pub fn check_blocked(ctx: &Ctx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Counts a failed proof (wrong code, wrong answers). Failures of today's and
-/// yesterday's day-window together are compared with the limit, so five
-/// failures within any 24 hours always block (fixed windows alone would let
-/// 4 + 4 across midnight through). Returns whether this failure blocked.
-pub fn record_failed_proof(ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<bool> {
-    let day = ctx.now() / DAY;
-    let today = Counter::new(ctx.store, proofs_key(user_id, day)).add(1)?;
-    let yesterday = if day > 0 { Counter::new(ctx.store, proofs_key(user_id, day - 1)).read()? } else { 0 };
-    let limit = policy.throttles.failed_proofs_per_day as i64;
-    if today + yesterday >= limit && blocked_until(ctx, user_id)? <= ctx.now() as i64 {
-        let until = ctx.now() + policy.throttles.block_seconds;
-        ctx.store.set(&block_key(user_id), until.to_string().as_bytes())?;
-        audit::append(ctx, "blocked", Some(user_id), json!({ "until": until, "failed_proofs": today + yesterday }))?;
-        return Ok(true);
-    }
-    Ok(false)
+/// One failed-proof slot, taken before a code or answers are compared.
+#[must_use = "a proof slot is either refunded (right) or kept as a failure (wrong)"]
+pub struct ProofSlot {
+    key: String,
+    run: String,
+    /// The run's failures (yesterday, today, tomorrow) counting this slot.
+    n: i64,
 }
 
-/// Clears failed proofs and any block (after a successful reset, or by an admin).
-pub fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
-    let day = ctx.now() / DAY;
-    Counter::new(ctx.store, proofs_key(user_id, day)).delete()?;
-    if day > 0 {
-        Counter::new(ctx.store, proofs_key(user_id, day - 1)).delete()?;
+impl ProofSlot {
+    /// The proof was right: the slot is given back.
+    pub fn refund(self, ctx: &Ctx) -> Result<()> {
+        Counter::new(ctx.store, self.key).add(-1)?;
+        Ok(())
     }
-    ctx.store.delete(&block_key(user_id))?;
-    Ok(())
+
+    /// The proof was wrong: the slot stays taken, and the failure that fills
+    /// the budget blocks resets for `block_seconds`. Returns whether it blocked.
+    pub fn failed(self, ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<bool> {
+        if self.n < policy.throttles.failed_proofs_per_day as i64 {
+            return Ok(false);
+        }
+        // Only while the run that filled up is current (no block or clear since).
+        if block_record(ctx, user_id)?.1 != self.run {
+            return Ok(false);
+        }
+        let until = ctx.now() + policy.throttles.block_seconds;
+        new_run(ctx, user_id, until)?;
+        audit::append(ctx, "blocked", Some(user_id), json!({ "until": until, "failed_proofs": self.n }))?;
+        Ok(true)
+    }
+}
+
+/// Takes a failed-proof slot for the user *before* a secret is compared, so
+/// "5 failed proofs in 24 hours" holds however many proofs arrive at once, over
+/// every flow and method of the user.
+///
+/// Blocked → 403 without counting. Otherwise the run's counter for today is
+/// incremented and yesterday's and tomorrow's are added (tomorrow's catches a
+/// concurrent proof across midnight). Past the limit the slot is given back and
+/// the proof refused, uncompared, with 403 `reset_blocked`. A right proof
+/// refunds its slot ([`ProofSlot::refund`]); a wrong one keeps it
+/// ([`ProofSlot::failed`]). Only wrong proofs keep slots, so the last wrong
+/// proof to be counted saw every other one: at most `failed_proofs_per_day`
+/// wrong proofs are evaluated in two days of a run, hence in any 24 hours.
+pub fn reserve_proof(ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<ProofSlot> {
+    let now = ctx.now();
+    let (until, run) = block_record(ctx, user_id)?;
+    if (now as i64) < until {
+        return Err(ApiError::reset_blocked((until - now as i64) as u64));
+    }
+    let day = now / DAY;
+    let key = proofs_key(user_id, &run, day);
+    let mut n = Counter::new(ctx.store, key.clone()).add(1)?;
+    for other in [day.checked_sub(1), Some(day + 1)].into_iter().flatten() {
+        n += Counter::new(ctx.store, proofs_key(user_id, &run, other)).read()?;
+    }
+    if n > policy.throttles.failed_proofs_per_day as i64 {
+        Counter::new(ctx.store, key).add(-1)?;
+        // The budget is full of failures (a block is set or coming) or of proofs in flight.
+        let until = blocked_until(ctx, user_id)?;
+        let left = if until > now as i64 { (until - now as i64) as u64 } else { policy.throttles.block_seconds };
+        return Err(ApiError::reset_blocked(left));
+    }
+    Ok(ProofSlot { key, run, n })
+}
+
+/// Ends the run of failed proofs and any block (after a successful reset or
+/// unlock): a new run starts, in which nothing has failed yet. No counter is
+/// deleted, so a slot refunded late cannot take a count below what was kept.
+pub fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
+    new_run(ctx, user_id, ctx.now())
+}
+
+/// Whether the sweep may remove the user's `reset-blocked:` record: its block
+/// ended two days ago and its run holds no failure from yesterday on. Without
+/// the record the first run ("0") is current again, and its counts are older
+/// than the record, so nothing that still counts is forgotten.
+pub fn block_record_stale(ctx: &Ctx, user_id: &str) -> Result<bool> {
+    let (until, run) = block_record(ctx, user_id)?;
+    let now = ctx.now();
+    if until.max(0) as u64 + 2 * DAY > now {
+        return Ok(false);
+    }
+    let day = now / DAY;
+    for d in [day.saturating_sub(1), day, day + 1] {
+        if Counter::new(ctx.store, proofs_key(user_id, &run, d)).read()? != 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -128,6 +243,14 @@ mod tests {
         assert_eq!(ok, 5);
     }
 
+    fn fail(ctx: &Ctx, policy: &Policy) -> Result<bool> {
+        reserve_proof(ctx, policy, "u")?.failed(ctx, policy, "u")
+    }
+
+    fn blocks(ctx: &Ctx) -> usize {
+        audit::list(ctx.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap().len()
+    }
+
     #[test]
     fn five_failures_block_for_a_day_then_clear() {
         let env = TestEnv::new();
@@ -135,24 +258,102 @@ mod tests {
         let ctx = env.ctx();
         let policy = Policy::default();
         for _ in 0..2 {
-            assert!(!record_failed_proof(&ctx, &policy, "u").unwrap());
+            assert!(!fail(&ctx, &policy).unwrap());
         }
         env.clock.advance(20); // across the day boundary: still counted together
         for _ in 0..2 {
-            assert!(!record_failed_proof(&ctx, &policy, "u").unwrap());
+            assert!(!fail(&ctx, &policy).unwrap());
         }
+        // A right proof gives its slot back.
+        reserve_proof(&ctx, &policy, "u").unwrap().refund(&ctx).unwrap();
         check_blocked(&ctx, "u").unwrap();
-        assert!(record_failed_proof(&ctx, &policy, "u").unwrap());
+        assert!(fail(&ctx, &policy).unwrap());
         let e = check_blocked(&ctx, "u").unwrap_err();
         assert_eq!((e.status(), e.error(), e.retry_after), (403, "reset_blocked", Some(DAY)));
-        assert_eq!(
-            audit::list(ctx.store, &audit::Query { kind: Some("blocked".into()), ..Default::default() }).unwrap().len(),
-            1
-        );
+        let e = reserve_proof(&ctx, &policy, "u").err().unwrap();
+        assert_eq!((e.error(), e.retry_after), ("reset_blocked", Some(DAY)), "refused while blocked");
+        assert_eq!(blocks(&ctx), 1);
+        // The block ends: a new run, with a fresh budget of five.
         env.clock.advance(DAY);
         check_blocked(&ctx, "u").unwrap();
-        record_failed_proof(&ctx, &policy, "u").unwrap();
+        for _ in 0..4 {
+            assert!(!fail(&ctx, &policy).unwrap());
+        }
+        // A clear (successful reset or unlock) starts another run.
         clear_failed_proofs(&ctx, "u").unwrap();
         check_blocked(&ctx, "u").unwrap();
+        for _ in 0..4 {
+            assert!(!fail(&ctx, &policy).unwrap());
+        }
+        assert!(fail(&ctx, &policy).unwrap());
+        assert_eq!(blocks(&ctx), 2);
+    }
+
+    #[test]
+    fn sixty_four_concurrent_proofs_keep_at_most_five_failures() {
+        let env = TestEnv::new();
+        let policy = Policy::default();
+        let evaluated: usize = (0..64)
+            .map(|_| {
+                let (env, policy) = (env.clone(), policy.clone());
+                std::thread::spawn(move || {
+                    let ctx = env.ctx();
+                    match reserve_proof(&ctx, &policy, "u") {
+                        Ok(slot) => {
+                            slot.failed(&ctx, &policy, "u").unwrap();
+                            1
+                        }
+                        Err(e) => {
+                            assert_eq!(e.error(), "reset_blocked");
+                            0
+                        }
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(evaluated, 5);
+        assert_eq!(blocks(&env.ctx()), 1);
+        assert!(check_blocked(&env.ctx(), "u").is_err());
+    }
+
+    #[test]
+    fn a_full_budget_of_proofs_in_flight_refuses_and_a_refund_frees_it() {
+        let env = TestEnv::new();
+        let (ctx, policy) = (env.ctx(), Policy::default());
+        let slots: Vec<ProofSlot> = (0..5).map(|_| reserve_proof(&ctx, &policy, "u").unwrap()).collect();
+        let e = reserve_proof(&ctx, &policy, "u").err().unwrap();
+        assert_eq!((e.error(), e.retry_after), ("reset_blocked", Some(DAY)), "not compared while five are in flight");
+        check_blocked(&ctx, "u").unwrap();
+        for slot in slots {
+            slot.refund(&ctx).unwrap();
+        }
+        for _ in 0..4 {
+            assert!(!fail(&ctx, &policy).unwrap());
+        }
+        // A slot refunded after a clear goes to the old run: the new run's count stays right.
+        let late = reserve_proof(&ctx, &policy, "u").unwrap();
+        clear_failed_proofs(&ctx, "u").unwrap();
+        late.refund(&ctx).unwrap();
+        for _ in 0..4 {
+            assert!(!fail(&ctx, &policy).unwrap());
+        }
+        assert!(fail(&ctx, &policy).unwrap());
+    }
+
+    #[test]
+    fn the_block_record_goes_only_once_its_run_is_stale() {
+        let env = TestEnv::new();
+        let (ctx, policy) = (env.ctx(), Policy::default());
+        assert!(block_record_stale(&ctx, "u").unwrap(), "no record");
+        clear_failed_proofs(&ctx, "u").unwrap();
+        assert!(!block_record_stale(&ctx, "u").unwrap());
+        env.clock.advance(2 * DAY);
+        assert!(!fail(&ctx, &policy).unwrap());
+        assert!(!block_record_stale(&ctx, "u").unwrap(), "a failure of the run from today");
+        env.clock.advance(2 * DAY);
+        assert!(block_record_stale(&ctx, "u").unwrap());
     }
 }

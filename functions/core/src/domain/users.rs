@@ -71,6 +71,11 @@ pub struct User {
     pub locked_until: Option<u64>,
     #[serde(default)]
     pub failed_signins: u32,
+    /// The lockout window failed sign-ins count in (`signin-failures:<id>:<epoch>`):
+    /// moved on, once, by each lock, unlock and successful sign-in after failures,
+    /// so a lock that ends by itself needs no clearing.
+    #[serde(default)]
+    pub lock_epoch: u64,
     #[serde(default)]
     pub registered_at: Option<u64>,
     #[serde(default)]
@@ -193,9 +198,10 @@ fn invalid_username() -> ApiError {
     )
 }
 
-/// The atomic counter of failed sign-ins that the sign-in step bumps.
-pub fn signin_failures_key(user_id: &str) -> String {
-    keys::signin_failures(user_id)
+/// The atomic counter of failed sign-ins that the sign-in step bumps, in one
+/// lockout window (`User::lock_epoch`).
+pub fn signin_failures_key(user_id: &str, epoch: u64) -> String {
+    keys::signin_failures(user_id, epoch)
 }
 
 /// Creates a user; the username must be free (case-insensitively).
@@ -235,6 +241,7 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
         locked: new.locked,
         locked_until: None,
         failed_signins: 0,
+        lock_epoch: 0,
         created_at: now,
         password_changed_at: now,
     };
@@ -274,6 +281,26 @@ pub fn update(store: &dyn Store, id: &str, change: impl Fn(&mut User)) -> Result
     Err(ApiError::unavailable("The account is being changed by another request; please try again."))
 }
 
+/// Like [`update`], but `change` says whether there is anything to write: when
+/// it returns `false` nothing is written (`Ok(None)`), so the many concurrent
+/// callers that find the change already made do not contend for the record.
+pub fn update_when(store: &dyn Store, id: &str, change: impl Fn(&mut User) -> bool) -> Result<Option<User>> {
+    let key = user_key(id);
+    for _ in 0..32 {
+        let Some((mut user, raw)) = kv::get_json_raw::<User>(store, &key)? else {
+            return Err(ApiError::new(ErrorCode::UserNotFound, "No such user."));
+        };
+        if !change(&mut user) {
+            return Ok(None);
+        }
+        user.id = id.to_owned();
+        if kv::swap_json(store, &key, &raw, &user)? {
+            return Ok(Some(user));
+        }
+    }
+    Err(ApiError::unavailable("The account is being changed by another request; please try again."))
+}
+
 pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     let Some(user) = get(store, id)? else { return Ok(false) };
     store.delete(&user_key(id))?;
@@ -281,7 +308,7 @@ pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
         store.delete(&name)?;
         Counter::new(store, claim).delete()?;
     }
-    Counter::new(store, signin_failures_key(id)).delete()?;
+    Counter::new(store, signin_failures_key(id, user.lock_epoch)).delete()?;
     Ok(true)
 }
 
@@ -346,13 +373,15 @@ pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
     })
 }
 
-/// Ends a lockout: the flag, its end time and the failed sign-in counter.
+/// Ends a lockout: the flag and its end time, and a new lockout window with no
+/// failed sign-in in it yet (the old window's counter is left to the sweep, so a
+/// guess counted there concurrently cannot land in the new one).
 pub fn clear_lockout(store: &dyn Store, id: &str) -> Result<User> {
-    Counter::new(store, signin_failures_key(id)).delete()?;
     update(store, id, |u| {
         u.locked = false;
         u.locked_until = None;
         u.failed_signins = 0;
+        u.lock_epoch += 1;
     })
 }
 

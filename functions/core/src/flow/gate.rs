@@ -45,8 +45,9 @@ pub struct VerifyResponse {
     pub next: &'static str,
 }
 
-pub fn attempts_key(flow_id: &str, code_id: &str) -> String {
-    keys::code_attempts(flow_id, code_id)
+/// The tries counter of one code of a flow (under the flow's handle, never its id).
+pub fn attempts_key(flow: &keys::FlowHandle, code_id: &str) -> String {
+    keys::code_attempts(flow, code_id)
 }
 
 pub fn parse_method(method: &str) -> Result<MethodId> {
@@ -79,17 +80,59 @@ pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId, check_block: bool)
     Ok((user, policy))
 }
 
+/// The subject of a user's per-method budgets (sends, validations): the user
+/// and the method's factor, so texting and calling one phone share one budget.
+pub fn factor_subject(user_id: &str, method: MethodId) -> String {
+    format!("{user_id}:{}", method.factor().as_str())
+}
+
 /// Counts one send for the user's method. Counted before the destination is
 /// compared, so mismatches cannot probe numbers endlessly. Email has its own
 /// budget (10 per 10 minutes, per user); phones and question draws get 5 per
-/// method per hour, as in Entra. Registration sends share these budgets.
+/// factor per hour (texts and calls to the mobile phone together), as in
+/// Entra. Registration sends share these budgets.
 pub fn count_send(ctx: &Ctx, policy: &Policy, user_id: &str, method: MethodId) -> Result<()> {
     let t = &policy.throttles;
     if method == MethodId::Email {
         throttle::hit(ctx, "email", user_id, t.emails_per_10_minutes, 600)
     } else {
-        throttle::hit(ctx, "send", &format!("{user_id}:{}", method.as_str()), t.sends_per_gate_per_hour, 3600)
+        throttle::hit(ctx, "send", &factor_subject(user_id, method), t.sends_per_gate_per_hour, 3600)
     }
+}
+
+/// Mismatched destinations a flow may type at send-code.
+pub const MISMATCHES_PER_FLOW: i64 = 3;
+/// Mismatched destinations a user's flows may type per hour, together.
+pub const MISMATCHES_PER_USER_PER_HOUR: u32 = 10;
+
+/// Slots taken before a typed destination is compared with the registered
+/// ones (see [`reserve_destination_check`]).
+#[must_use = "give the slots back when the destination matched"]
+pub struct DestinationCheck {
+    flow_key: String,
+    user: throttle::Reserved,
+}
+
+impl DestinationCheck {
+    /// The destination matched: only mismatches use the budgets up.
+    pub fn matched(self, ctx: &Ctx) -> Result<()> {
+        Counter::new(ctx.store, self.flow_key).add(-1)?;
+        self.user.refund(ctx)
+    }
+}
+
+/// Takes a mismatch slot of the flow (3 per flow) and of the user (10 an hour)
+/// *before* a typed destination is compared, so however many guesses arrive at
+/// once, send-code confirms or denies only a few guessed numbers; past either
+/// budget every send of the flow (or the user) answers 429, even a right one.
+pub fn reserve_destination_check(ctx: &Ctx, flow: &Flow, user_id: &str) -> Result<DestinationCheck> {
+    let flow_key = keys::destination_mismatches(&flow.handle(ctx));
+    if Counter::new(ctx.store, flow_key.clone()).add(1)? > MISMATCHES_PER_FLOW {
+        let left = flow.expires_at.saturating_sub(ctx.now()).max(1);
+        return Err(ApiError::throttled(left));
+    }
+    let user = throttle::reserve(ctx, "mismatch", user_id, MISMATCHES_PER_USER_PER_HOUR, 3600)?;
+    Ok(DestinationCheck { flow_key, user })
 }
 
 fn message(method: MethodId, to: String, code: &str, minutes: u64) -> Message {
@@ -173,8 +216,12 @@ pub fn typed_code(code: Option<&str>) -> Result<&str> {
 /// The rules every code check shares, whatever the flow's purpose: a code must
 /// be out for `method` and unexpired; the try is counted before comparing (the
 /// n-th concurrent guess sees n, so only the first `code_attempts` go on);
-/// resets may be blocked (`check_block`); validations are throttled per method.
-/// `Ok(Ok(code_id))` on a match, `Ok(Err(attempts_left))` on a miss.
+/// validations are throttled per factor (a text and a call to one phone share
+/// them). With `check_block` (reset, unlock) resets may be blocked, and a
+/// failed-proof slot of the user is taken before comparing
+/// ([`throttle::reserve_proof`]): given back on a match, kept on a miss, so at
+/// most `failed_proofs_per_day` wrong proofs are ever evaluated, whatever runs
+/// at once. `Ok(Ok(code_id))` on a match, `Ok(Err(attempts_left))` on a miss.
 pub fn check_code(
     ctx: &Ctx,
     policy: &Policy,
@@ -191,7 +238,7 @@ pub fn check_code(
         return Err(ApiError::code_expired());
     }
     let limit = policy.throttles.code_attempts as i64;
-    let n = Counter::new(ctx.store, attempts_key(&flow.id, &pending.code_id)).add(1)?;
+    let n = Counter::new(ctx.store, attempts_key(&flow.handle(ctx), &pending.code_id)).add(1)?;
     if n > limit {
         return Err(ApiError::code_burned());
     }
@@ -201,13 +248,20 @@ pub fn check_code(
     throttle::hit(
         ctx,
         "validate",
-        &format!("{user_id}:{}", method.as_str()),
+        &factor_subject(user_id, method),
         policy.throttles.validations_per_gate_per_hour,
         3600,
     )?;
+    let slot = if check_block { Some(throttle::reserve_proof(ctx, policy, user_id)?) } else { None };
     if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
+        if let Some(slot) = slot {
+            slot.refund(ctx)?;
+        }
         Ok(Ok(pending.code_id.clone()))
     } else {
+        if let Some(slot) = slot {
+            slot.failed(ctx, policy, user_id)?;
+        }
         Ok(Err((limit - n) as u32))
     }
 }
@@ -216,7 +270,8 @@ pub fn check_code(
 /// code or question draw (`token`) the caller evaluated; retried on a CAS race.
 pub fn pass_gate(ctx: &Ctx, flow_id: &str, method: MethodId, token: &str) -> Result<Flow> {
     for _ in 0..8 {
-        let (mut flow, raw) = flow::load(ctx, flow_id, &[flow::Purpose::Reset, flow::Purpose::Unlock])?;
+        let purposes = [flow::Purpose::Reset, flow::Purpose::Unlock, flow::Purpose::StepUp];
+        let (mut flow, raw) = flow::load(ctx, flow_id, &purposes)?;
         let current = match method {
             MethodId::Questions => Some(flow.draw_id.as_str()),
             _ => flow.pending.as_ref().filter(|p| p.method == method).map(|p| p.code_id.as_str()),

@@ -1,18 +1,26 @@
-//! Flows (`flow:<id>`), in the style of Ory Kratos: one record per journey
-//! with an id, an expiry and an explicit state that each step checks and
-//! advances. Updates are compare-and-swap on the existing record; finishing
-//! is a first-claim-wins counter so a flow is consumed exactly once.
+//! Flows, in the style of Ory Kratos: one record per journey with an id, an
+//! expiry and an explicit state that each step checks and advances. Updates
+//! are compare-and-swap on the existing record; finishing is a
+//! first-claim-wins counter so a flow is consumed exactly once.
+//!
+//! The id is a bearer secret (whoever holds a verified reset flow sets the
+//! password), so it is never stored: the record and its counters live under
+//! its [`handle`], an HMAC of the id under the code key (`flow:<handle>`),
+//! and the record itself does not hold the id.
 
 use crate::domain::methods::MethodId;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
-use crate::platform::keys;
+use crate::platform::keys::{self, FlowHandle};
 use crate::platform::kv;
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 pub mod gate;
 pub mod registration;
+pub mod step_up;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,16 +28,19 @@ pub enum Purpose {
     Reset,
     Unlock,
     Register,
+    /// A signed-in user proves an existing method before changing security info.
+    StepUp,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 3] = [Purpose::Reset, Purpose::Unlock, Purpose::Register];
+    pub const ALL: [Purpose; 4] = [Purpose::Reset, Purpose::Unlock, Purpose::Register, Purpose::StepUp];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Reset => "reset",
             Purpose::Unlock => "unlock",
             Purpose::Register => "register",
+            Purpose::StepUp => "step_up",
         }
     }
 }
@@ -64,6 +75,9 @@ pub struct PendingCode {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
+    /// The id the client holds. Not stored (the record lives under [`Flow::handle`]);
+    /// [`load`] sets it from the id it was given.
+    #[serde(skip)]
     pub id: String,
     pub purpose: Purpose,
     pub user_id: String,
@@ -86,6 +100,9 @@ pub struct Flow {
     /// For a `register` flow: the contact being proven, saved once verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<registration::Registration>,
+    /// For a `step_up` flow: the storage key of the session it steps up; the flow ends with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
 }
 
 /// What the client should do next, as `next` in step responses.
@@ -97,6 +114,8 @@ pub fn next_step(flow: &Flow) -> &'static str {
             Purpose::Reset => "set_password",
             Purpose::Unlock => "unlock",
             Purpose::Register => "finish",
+            // Back to the change of security info that asked for the step-up.
+            Purpose::StepUp => "register",
         }
     }
 }
@@ -105,6 +124,11 @@ impl Flow {
     /// Whether a gate already passed proved the same factor as `method`.
     pub fn factor_used(&self, method: MethodId) -> bool {
         self.gates_passed.iter().any(|m| m.factor() == method.factor())
+    }
+
+    /// The flow's name in the store: the keyed hash of its id.
+    pub fn handle(&self, ctx: &Ctx) -> FlowHandle {
+        handle(ctx, &self.id)
     }
 
     pub fn all_gates_passed(&self) -> bool {
@@ -125,12 +149,21 @@ impl Flow {
     }
 }
 
-fn flow_key(id: &str) -> String {
-    keys::flow(id)
+/// The store's name for flow `id`: HMAC-SHA256 under the code key (hex), so
+/// neither the keys nor the records of a copied store yield a usable id.
+pub fn handle(ctx: &Ctx, id: &str) -> FlowHandle {
+    let mut m = Hmac::<Sha256>::new_from_slice(&ctx.secrets.code_key).expect("HMAC takes keys of any length");
+    m.update(b"unlatch-flow-v1\n");
+    m.update(id.as_bytes());
+    FlowHandle(kv::to_hex(&m.finalize().into_bytes()))
 }
 
-fn done_key(id: &str) -> String {
-    keys::flow_done(id)
+fn flow_key(ctx: &Ctx, id: &str) -> String {
+    keys::flow(&handle(ctx, id))
+}
+
+fn done_key(ctx: &Ctx, id: &str) -> String {
+    keys::flow_done(&handle(ctx, id))
 }
 
 /// Starts a flow for `user_id`, valid for `lifetime` seconds.
@@ -157,8 +190,9 @@ pub fn start(
         draw_id: String::new(),
         methods,
         registration: None,
+        session_key: None,
     };
-    kv::put_json(ctx.store, &flow_key(&flow.id), &flow)?;
+    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &flow)?;
     Ok(flow)
 }
 
@@ -170,10 +204,11 @@ pub fn load(ctx: &Ctx, id: &str, purposes: &[Purpose]) -> Result<(Flow, Vec<u8>)
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::flow_not_found());
     }
-    let Some((flow, raw)) = kv::get_json_raw::<Flow>(ctx.store, &flow_key(id))? else {
+    let Some((mut flow, raw)) = kv::get_json_raw::<Flow>(ctx.store, &flow_key(ctx, id))? else {
         return Err(ApiError::flow_not_found());
     };
-    if flow.state == FlowState::Completed || Counter::new(ctx.store, done_key(id)).read()? > 0 {
+    flow.id = id.to_owned();
+    if flow.state == FlowState::Completed || Counter::new(ctx.store, done_key(ctx, id)).read()? > 0 {
         return Err(ApiError::flow_state("This session has already been used. Please start again."));
     }
     if ctx.now() >= flow.expires_at {
@@ -207,7 +242,7 @@ pub fn load_owned(ctx: &Ctx, id: &str, purposes: &[Purpose], user_id: &str) -> R
 /// that changed it first wins and this one gets 409 `flow_state`.
 pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
     let bytes = serde_json::to_vec(flow).map_err(|_| ApiError::internal("A record could not be encoded."))?;
-    if ctx.store.compare_and_swap(&flow_key(&flow.id), raw, &bytes)? {
+    if ctx.store.compare_and_swap(&flow_key(ctx, &flow.id), raw, &bytes)? {
         Ok(bytes)
     } else {
         Err(ApiError::flow_state("This session was changed by another request. Please try again."))
@@ -217,17 +252,18 @@ pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
 /// Consumes the flow: exactly one caller ever gets `Ok`, all others 409.
 /// The caller checked the state before; the claim makes it race-free.
 pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
-    if !Counter::new(ctx.store, done_key(&flow.id)).claim()? {
+    if !Counter::new(ctx.store, done_key(ctx, &flow.id)).claim()? {
         return Err(ApiError::flow_state("This session has already been used. Please start again."));
     }
     let mut done = flow.clone();
     done.state = FlowState::Completed;
     done.pending = None;
     // We own the flow now; a plain write is safe.
-    kv::put_json(ctx.store, &flow_key(&flow.id), &done)
+    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
 }
 
 /// Deletes flows past their expiry (run from any request now and then; KV has no TTL).
+/// It works from the keys alone: a stored flow holds no id.
 pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     let now = ctx.now();
     let mut removed = 0;
@@ -236,7 +272,8 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
             // Keep a finished or expired flow a day, so a late replay still reads as used/expired.
             if now >= flow.expires_at + 86400 {
                 ctx.store.delete(&key)?;
-                Counter::new(ctx.store, done_key(&flow.id)).delete()?;
+                let handle = FlowHandle(key.trim_start_matches("flow:").to_owned());
+                Counter::new(ctx.store, keys::flow_done(&handle)).delete()?;
                 removed += 1;
             }
         }
@@ -264,6 +301,30 @@ mod tests {
         env.clock.advance(86400);
         assert_eq!(sweep(&ctx, 100).unwrap(), 1);
         assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_not_found");
+    }
+
+    #[test]
+    fn the_store_holds_no_flow_id_only_a_keyed_hash_of_it() {
+        use crate::platform::store::Store;
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![MethodId::Email], 900).unwrap();
+        let (mut loaded, raw) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
+        assert_eq!(loaded.id, f.id, "load hands back the id it was given");
+        loaded.gates_passed.push(MethodId::Email);
+        save(&ctx, &loaded, &raw).unwrap();
+        consume(&ctx, &loaded).unwrap();
+        let keys = env.store.keys_with_prefix("").unwrap();
+        assert!(keys.contains(&keys::flow(&f.handle(&ctx))) && keys.contains(&keys::flow_done(&f.handle(&ctx))));
+        for key in &keys {
+            assert!(!key.contains(&f.id), "{key}");
+            let value = env.store.get(key).unwrap().unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&value).contains(&f.id), "{key}");
+        }
+        let mut other = env.ctx();
+        other.secrets.code_key = b"another code key".to_vec();
+        assert_ne!(handle(&other, &f.id), f.handle(&ctx), "the handle depends on the code key");
+        assert_eq!(load(&other, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_not_found");
     }
 
     #[test]

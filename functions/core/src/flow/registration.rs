@@ -10,16 +10,15 @@ use crate::domain::notify::Notifier;
 use crate::domain::phone::Phone;
 use crate::domain::policy::Policy;
 use crate::domain::security_info::Contact;
-use crate::domain::session;
+use crate::domain::session::{self, Session};
 use crate::domain::users;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, SendCodeResponse, VerifyResponse};
-use crate::flow::{self, Flow};
+use crate::flow::{self, Flow, step_up};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::cell::Cell;
 
 /// What a `register` flow proves (kept in the flow record).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +52,7 @@ impl Registration {
 }
 
 /// The flow's registration, its method, and a live session of its user.
-fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration> {
+fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<(Registration, Session)> {
     let reg = flow
         .registration
         .clone()
@@ -65,7 +64,7 @@ fn flow_checks(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<Registration>
     if !flow.methods.contains(&method) {
         return Err(ApiError::method_unavailable());
     }
-    Ok(reg)
+    Ok((reg, s))
 }
 
 /// Send-code for a register flow: the typed destination must be the one being registered.
@@ -77,7 +76,7 @@ pub fn send(
     method: MethodId,
     typed: &str,
 ) -> Result<SendCodeResponse> {
-    let reg = flow_checks(ctx, &flow, method)?;
+    let (reg, _) = flow_checks(ctx, &flow, method)?;
     let policy = Policy::load(ctx.store)?;
     gate::count_send(ctx, &policy, &flow.user_id, method)?;
     if typed.trim().is_empty() {
@@ -95,11 +94,21 @@ pub fn send(
     gate::deliver(ctx, notifier, &policy, flow, &raw, &user_id, method, reg.destination())
 }
 
-/// Verify-code for a register flow: on the right code the contact is saved (once).
-pub fn verify(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<&str>) -> Result<VerifyResponse> {
+/// Verify-code for a register flow: on the right code the contact is saved
+/// (once), provided the session may still change security info (a step-up when
+/// something is registered by now); every previous contact is told.
+pub fn verify(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    flow: Flow,
+    method: MethodId,
+    code: Option<&str>,
+) -> Result<VerifyResponse> {
     let typed = gate::typed_code(code)?;
-    let reg = flow_checks(ctx, &flow, method)?;
+    let (reg, s) = flow_checks(ctx, &flow, method)?;
     let policy = Policy::load(ctx.store)?;
+    let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(session::not_signed_in)?;
+    step_up::require(ctx, &policy, &s, &user)?;
     let code_id = match gate::check_code(ctx, &policy, &flow, method, typed, &flow.user_id, false)? {
         Ok(code_id) => code_id,
         Err(left) => {
@@ -114,30 +123,20 @@ pub fn verify(ctx: &Ctx, flow: Flow, method: MethodId, code: Option<&str>) -> Re
     };
     // Exactly once, even if the right code arrives twice at the same moment.
     flow::consume(ctx, &flow)?;
-    Counter::new(ctx.store, gate::attempts_key(&flow.id, &code_id)).delete()?;
+    Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
     let now = ctx.now();
-    let replaced = Cell::new(false);
-    users::update(ctx.store, &flow.user_id, |u| {
+    step_up::change(ctx, notifier, &policy, &s, &flow.user_id, reg.contact, |u| {
         let c = &mut u.contacts;
-        let had = match reg.contact {
-            Contact::AuthenticationPhone => {
-                c.authentication_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
-            }
-            Contact::OfficePhone => {
-                c.office_phone.replace(reg.phone.clone().unwrap_or_else(|| Phone::new("", ""))).is_some()
-            }
-            Contact::AlternateEmail => c.alternate_email.replace(reg.email.clone().unwrap_or_default()).is_some(),
-            Contact::SecurityQuestions => false,
-        };
-        replaced.set(had);
+        let phone = || reg.phone.clone().unwrap_or_else(|| Phone::new("", ""));
+        match reg.contact {
+            Contact::AuthenticationPhone => c.authentication_phone = Some(phone()),
+            Contact::OfficePhone => c.office_phone = Some(phone()),
+            Contact::AlternateEmail => c.alternate_email = Some(reg.email.clone().unwrap_or_default()),
+            Contact::SecurityQuestions => {}
+        }
         u.registered_at = Some(now);
+        Ok(())
     })?;
-    audit::append(
-        ctx,
-        "registration_changed",
-        Some(&flow.user_id),
-        json!({ "method": reg.contact.as_str(), "action": if replaced.get() { "replaced" } else { "added" }, "to": reg.hint() }),
-    )?;
     Ok(VerifyResponse {
         gates_passed: 1,
         gates_required: 1,

@@ -13,6 +13,8 @@ pub const COUNTER_FAMILIES: &[&str] = &[
     "flow-done:",
     "session-epoch:",
     "signin-failures:",
+    "unknown-failures:",
+    "destination-mismatches:",
     "username-claim:",
     "secret-claim:",
     "audit-seq",
@@ -37,8 +39,21 @@ pub fn username(name: &str) -> String {
     format!("username:{}", name.trim().to_lowercase())
 }
 
-pub fn flow(id: &str) -> String {
-    format!("flow:{id}")
+/// A flow's name in the store: a keyed hash of its id (`flow::handle`), so a
+/// copy of the store holds no flow id a client could present. Only the flow
+/// module makes one from an id; the sweep reads them back from keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowHandle(pub(crate) String);
+
+impl FlowHandle {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A flow record, under its handle (never the id the client holds).
+pub fn flow(handle: &FlowHandle) -> String {
+    format!("flow:{}", handle.0)
 }
 
 /// A session, under the SHA-256 of its id (never the id itself).
@@ -47,6 +62,7 @@ pub fn session(id_hash_hex: &str) -> String {
 }
 
 /// Until when a user's resets are blocked (Unix seconds, decimal text).
+/// Also names the run failed proofs count in: `<until>:<run>` (decimal text, `set`).
 pub fn reset_blocked(user_id: &str) -> String {
     format!("reset-blocked:{user_id}")
 }
@@ -73,24 +89,42 @@ pub fn username_claim(name: &str) -> String {
     format!("username-claim:{}", name.trim().to_lowercase())
 }
 
-pub fn flow_done(id: &str) -> String {
-    format!("flow-done:{id}")
+pub fn flow_done(flow: &FlowHandle) -> String {
+    format!("flow-done:{}", flow.0)
 }
 
-pub fn code_attempts(flow_id: &str, code_id: &str) -> String {
-    format!("code-attempts:{flow_id}:{code_id}")
+pub fn code_attempts(flow: &FlowHandle, code_id: &str) -> String {
+    format!("code-attempts:{}:{code_id}", flow.0)
 }
 
-pub fn questions_answered(flow_id: &str, draw_id: &str) -> String {
-    format!("questions-answered:{flow_id}:{draw_id}")
+pub fn questions_answered(flow: &FlowHandle, draw_id: &str) -> String {
+    format!("questions-answered:{}:{draw_id}", flow.0)
 }
 
 pub fn session_epoch(user_id: &str) -> String {
     format!("session-epoch:{user_id}")
 }
 
-pub fn signin_failures(user_id: &str) -> String {
-    format!("signin-failures:{user_id}")
+/// Failed sign-ins of one lockout window (`User::lock_epoch`): a lock moves the
+/// account to the next window, so a lock that ends needs no clearing.
+pub fn signin_failures(user_id: &str, epoch: u64) -> String {
+    format!("signin-failures:{user_id}:{epoch}")
+}
+
+/// Failed sign-ins of an unknown username, under a keyed hash of its
+/// normalised form (never the name), in the run its last lock started.
+pub fn unknown_failures(name_hash: &str, run: u64) -> String {
+    format!("unknown-failures:{name_hash}:{run}")
+}
+
+/// Until when an unknown username answers "locked" (Unix seconds, decimal text, `set`).
+pub fn unknown_locked(name_hash: &str) -> String {
+    format!("unknown-locked:{name_hash}")
+}
+
+/// Mismatched destinations typed at send-code in one flow.
+pub fn destination_mismatches(flow: &FlowHandle) -> String {
+    format!("destination-mismatches:{}", flow.0)
 }
 
 /// One fixed window of a rate limit: `window` seconds long, the `index`-th since 1970.
@@ -102,8 +136,9 @@ pub fn captcha_used(expires_at: u64, nonce: &str) -> String {
     format!("captcha-used:{expires_at}:{nonce}")
 }
 
-pub fn proofs_failed(user_id: &str, day: u64) -> String {
-    format!("proofs-failed:{user_id}:{day}")
+/// Failed proofs of one run (see `reset_blocked`) on one UTC day.
+pub fn proofs_failed(user_id: &str, run: &str, day: u64) -> String {
+    format!("proofs-failed:{user_id}:{run}:{day}")
 }
 
 pub fn secret_claim(name: &str) -> String {
@@ -116,16 +151,19 @@ mod tests {
 
     #[test]
     fn counter_keys_are_in_their_families_and_records_are_not() {
+        let f = FlowHandle("f".into());
         let counters = [
             username_claim("Jane"),
-            flow_done("f"),
-            code_attempts("f", "c"),
-            questions_answered("f", "d"),
+            flow_done(&f),
+            code_attempts(&f, "c"),
+            questions_answered(&f, "d"),
             session_epoch("u"),
-            signin_failures("u"),
+            signin_failures("u", 0),
+            unknown_failures("ab", 0),
+            destination_mismatches(&f),
             throttle("send", "u:email", 3600, 7),
             captcha_used(1, "n"),
-            proofs_failed("u", 3),
+            proofs_failed("u", "0", 3),
             secret_claim("code"),
             AUDIT_SEQ.to_owned(),
             OUTBOX_SEQ.to_owned(),
@@ -137,9 +175,10 @@ mod tests {
             POLICY.to_owned(),
             user("u"),
             username("Jane"),
-            flow("f"),
+            flow(&f),
             session("ab"),
             reset_blocked("u"),
+            unknown_locked("ab"),
             audit(1),
             outbox(1),
             secret("code"),

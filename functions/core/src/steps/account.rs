@@ -240,6 +240,119 @@ mod tests {
         );
     }
 
+    /// `n` wrong sign-ins at once, each on a store that interleaves like a
+    /// real host; returns how many were evaluated (401) and refused (423).
+    fn wrong_at_once(env: &TestEnv, username: &str, n: usize) -> (usize, usize) {
+        let jitter = crate::testing::JitterStore(&env.store);
+        let (invalid, locked) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let barrier = std::sync::Barrier::new(n);
+        std::thread::scope(|s| {
+            for _ in 0..n {
+                s.spawn(|| {
+                    barrier.wait();
+                    let req = SigninRequest { username: username.into(), password: "wrong".into() };
+                    match signin(&env.jittery_ctx(&jitter), req).unwrap_err().error() {
+                        "invalid_credentials" => invalid.fetch_add(1, Ordering::SeqCst),
+                        "account_locked" => locked.fetch_add(1, Ordering::SeqCst),
+                        other => panic!("{other}"),
+                    };
+                });
+            }
+        });
+        (invalid.into_inner(), locked.into_inner())
+    }
+
+    fn events(env: &TestEnv, kind: &str, user_id: Option<&str>) -> usize {
+        let q = audit::Query {
+            kind: Some(kind.into()),
+            user_id: user_id.map(str::to_owned),
+            limit: Some(500),
+            ..Default::default()
+        };
+        audit::list(&*env.store, &q).unwrap().len()
+    }
+
+    #[test]
+    fn sixty_four_guesses_at_once_after_a_lockout_ends_evaluate_exactly_ten() {
+        let env = TestEnv::new();
+        env.save_policy(|p| {
+            p.lockout_seconds = 60;
+            p.throttles.signins_per_address_per_minute = 1000;
+        });
+        let u = env.user_with_everything("jane@contoso.com");
+        for round in 1..=3 {
+            for _ in 0..10 {
+                sign(&env, "jane@contoso.com", "wrong").unwrap_err();
+            }
+            let e = sign(&env, "jane@contoso.com", PASSWORD).unwrap_err();
+            assert_eq!((e.status(), e.retry_after), (423, Some(60)));
+            // The lock ends by itself; every guess now still sees the old lock record.
+            env.clock.advance(60);
+            assert_eq!(wrong_at_once(&env, "jane@contoso.com", 64), (10, 54), "round {round}");
+            assert_eq!(events(&env, "signin_failed", Some(&u.id)), 20 * round, "exactly ten evaluated");
+            assert_eq!(events(&env, "locked_out", Some(&u.id)), 2 * round, "one lock per window");
+            assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status(), 423);
+            env.clock.advance(60);
+        }
+        // A success after the lock ran out tidies the lock away.
+        sign(&env, "jane@contoso.com", PASSWORD).unwrap();
+        let after = users::get(&*env.store, &u.id).unwrap().unwrap();
+        assert!(!after.locked && after.locked_until.is_none() && after.failed_signins == 0);
+    }
+
+    #[test]
+    fn an_unknown_name_is_counted_and_locked_like_a_real_account() {
+        let env = TestEnv::new();
+        env.save_policy(|p| p.throttles.signins_per_address_per_minute = 1000);
+        env.user_with_everything("jane@contoso.com");
+        let answers: Vec<Vec<(u16, serde_json::Value)>> = ["jane@contoso.com", "Ghost.Writer@contoso.com"]
+            .into_iter()
+            .map(|name| {
+                (0..12)
+                    .map(|_| {
+                        let e = sign(&env, name, "wrong").unwrap_err();
+                        (e.status(), e.body())
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(answers[0], answers[1], "a real account and an unknown name answer alike");
+        assert!(answers[0][..10].iter().all(|(s, _)| *s == 401));
+        assert!(answers[0][10..].iter().all(|(s, b)| *s == 423 && b["retry_after"] == 1800));
+        // Any spelling the username rule folds together is the same name.
+        assert_eq!(sign(&env, " GHOST.writer@contoso.com", "wrong").unwrap_err().status(), 423);
+        for key in env.store.keys_with_prefix("").unwrap() {
+            let value = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_lowercase();
+            assert!(!key.to_lowercase().contains("ghost") && !value.contains("ghost"), "{key} holds the name");
+        }
+        // The lock ends by itself and a new run of ten starts, as for a real account.
+        env.clock.advance(1800);
+        for _ in 0..10 {
+            assert_eq!(sign(&env, "ghost.writer@contoso.com", "wrong").unwrap_err().status(), 401);
+        }
+        assert_eq!(sign(&env, "ghost.writer@contoso.com", "wrong").unwrap_err().status(), 423);
+        // Under parallel guessing an unknown name also takes exactly ten.
+        assert_eq!(wrong_at_once(&env, "nobody.here@contoso.com", 64), (10, 54));
+    }
+
+    #[test]
+    fn password_checks_are_throttled_per_client_address() {
+        let env = TestEnv::new();
+        env.user_with_everything("jane@contoso.com");
+        env.clock.set(1_800_000_015); // 15 s into a minute
+        for i in 0..30 {
+            assert_eq!(sign(&env, &format!("user{i}@contoso.com"), "wrong").unwrap_err().status(), 401);
+        }
+        let e = sign(&env, "jane@contoso.com", PASSWORD).unwrap_err();
+        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(45)));
+        // Another address has its own budget; the throttle locked nobody.
+        let ctx = env.ctx();
+        let elsewhere = Ctx::new(&*env.store, &*env.clock, ctx.random, ctx.secrets.clone(), "198.51.100.4");
+        signin(&elsewhere, SigninRequest { username: "jane@contoso.com".into(), password: PASSWORD.into() }).unwrap();
+        env.clock.advance(45);
+        sign(&env, "jane@contoso.com", PASSWORD).unwrap();
+    }
+
     #[test]
     fn old_registrations_are_flagged_for_reconfirmation() {
         let env = TestEnv::new();

@@ -1,7 +1,8 @@
 //! `POST /api/send-code`: the user picked a method and typed its full
 //! destination; if it matches the registered one, a fresh code goes out
 //! (replacing any earlier one). For `questions` the questions are drawn instead.
-//! A `register` flow proves its new contact through this same step.
+//! A `register` flow proves its new contact through this same step; a
+//! `step_up` flow goes through it exactly as a reset does, while its session lives.
 
 use crate::domain::email;
 use crate::domain::methods::MethodId;
@@ -10,7 +11,7 @@ use crate::domain::questions;
 use crate::domain::users::User;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, SendCodeResponse};
-use crate::flow::{self, FlowState, Purpose, registration};
+use crate::flow::{self, FlowState, Purpose, registration, step_up};
 use crate::platform::ctx::Ctx;
 use crate::platform::kv;
 use crate::platform::route::{self, Routed};
@@ -29,8 +30,11 @@ pub struct SendCodeRequest {
 pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<SendCodeResponse> {
     let method = gate::parse_method(&req.method)?;
     let (mut flow, raw) = flow::load_any(ctx, &req.flow)?;
-    if flow.purpose == Purpose::Register {
-        return registration::send(ctx, notifier, flow, raw, method, &req.destination);
+    match flow.purpose {
+        Purpose::Register => return registration::send(ctx, notifier, flow, raw, method, &req.destination),
+        // A step-up dies with its session.
+        Purpose::StepUp => drop(step_up::session_of(ctx, &flow)?),
+        Purpose::Reset | Purpose::Unlock => {}
     }
     flow.require_state(&[FlowState::ChooseMethod, FlowState::CodeSent, FlowState::QuestionsAsked])?;
     let (user, policy) = gate::gate_context(ctx, &flow, method, true)?;
@@ -51,9 +55,12 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
     if req.destination.trim().is_empty() {
         return Err(ApiError::missing_field("destination"));
     }
+    // Mismatches are budgeted per flow and per user, counted before comparing.
+    let check = gate::reserve_destination_check(ctx, &flow, &user.id)?;
     let Some(to) = matching_destination(&user, method, &req.destination) else {
         return Err(ApiError::destination_mismatch());
     };
+    check.matched(ctx)?;
     gate::deliver(ctx, notifier, &policy, flow, &raw, &user.id, method, to)
 }
 
@@ -97,7 +104,8 @@ pub(crate) mod tests {
     use crate::domain::notify::Channel;
     use crate::domain::notify::{self, FailingNotifier};
     use crate::platform::store::Store;
-    use crate::testing::{easy_env, last_code, send_to, start};
+    use crate::testing::{JitterStore, easy_env, last_code, send_to, start};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn a_matching_destination_gets_a_code_that_is_stored_only_hashed() {
@@ -155,21 +163,93 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn five_sends_per_method_per_hour() {
+    fn five_sends_per_phone_per_hour_texts_and_calls_together() {
         let env = easy_env();
         env.user_with_everything("jane@contoso.com");
         env.clock.set(3600 * 500_000 + 600);
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
-        for _ in 0..4 {
-            send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for method in ["mobile_text", "mobile_call", "mobile_text", "mobile_call"] {
+            send_to(&env, &flow, method, "4255550112").unwrap();
         }
         // A mismatch uses up a send too (it is counted before the comparison).
         send_to(&env, &flow, "mobile_text", "4255550000").unwrap_err();
-        let e = send_to(&env, &flow, "mobile_text", "4255550112").unwrap_err();
-        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(3000)));
-        // Another method has its own budget.
-        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        for method in ["mobile_text", "mobile_call"] {
+            let e = send_to(&env, &flow, method, "4255550112").unwrap_err();
+            assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(3000)), "{method}");
+        }
+        // Another phone has its own budget.
+        send_to(&env, &flow, "office_call", "4255550199").unwrap();
         assert_eq!(notify::outbox(&*env.store, 10).unwrap().len(), 5);
+        let to_mobile =
+            notify::outbox(&*env.store, 10).unwrap().iter().filter(|m| m.message.to == "+14255550112").count();
+        assert_eq!(to_mobile, 4);
+    }
+
+    #[test]
+    fn three_mismatches_per_flow_and_ten_per_user_an_hour() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        env.clock.set(3600 * 500_000 + 600);
+        let wrong = [("mobile_text", "4255550113"), ("office_call", "4255550198"), ("email", "jane@fabrikam.com")];
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        for (method, typed) in wrong {
+            assert_eq!(send_to(&env, &flow, method, typed).unwrap_err().error(), "destination_mismatch");
+        }
+        // The flow's guesses are spent: even the right destination is refused, uncompared.
+        let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
+        assert_eq!((e.status(), e.error()), (429, "throttled"));
+        // A match gives its slot back: right destinations never use the budget up.
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        for _ in 0..4 {
+            send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        }
+        for (method, typed) in wrong {
+            assert_eq!(send_to(&env, &flow, method, typed).unwrap_err().error(), "destination_mismatch");
+        }
+        // Per user: ten an hour over every flow (six so far).
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        for (method, typed) in wrong {
+            assert_eq!(send_to(&env, &flow, method, typed).unwrap_err().error(), "destination_mismatch");
+        }
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        assert_eq!(send_to(&env, &flow, "email", "jane@fabrikam.co").unwrap_err().error(), "destination_mismatch");
+        let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
+        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(3000)));
+        env.clock.advance(3000);
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+    }
+
+    #[test]
+    fn concurrent_mismatches_on_one_flow_evaluate_three() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        env.save_policy(|p| {
+            p.throttles.sends_per_gate_per_hour = 1000;
+            p.throttles.emails_per_10_minutes = 1000;
+        });
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        let jitter = JitterStore(&env.store);
+        let (mismatch, throttled) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let barrier = std::sync::Barrier::new(32);
+        std::thread::scope(|s| {
+            for i in 0..32 {
+                let (env, flow, jitter, barrier) = (&env, &flow, &jitter, &barrier);
+                let (mismatch, throttled) = (&mismatch, &throttled);
+                s.spawn(move || {
+                    barrier.wait();
+                    let ctx = env.jittery_ctx(jitter);
+                    let typed = format!("42555501{:02}", 20 + i);
+                    let req = SendCodeRequest { flow: flow.clone(), method: "mobile_text".into(), destination: typed };
+                    match send(&ctx, &env.outbox(), req).unwrap_err().error() {
+                        "destination_mismatch" => mismatch.fetch_add(1, Ordering::SeqCst),
+                        "throttled" => throttled.fetch_add(1, Ordering::SeqCst),
+                        other => panic!("{other}"),
+                    };
+                });
+            }
+        });
+        assert_eq!((mismatch.into_inner(), throttled.into_inner()), (3, 29));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `POST /api/unlock`: once every gate of an `unlock` flow is passed, the
 //! account's lockout ends (the password stays as it is).
 
-use crate::domain::policy::Policy;
 use crate::domain::audit;
+use crate::domain::policy::Policy;
 use crate::domain::throttle;
 use crate::domain::users;
 use crate::errors::{ApiError, Result};

@@ -1,19 +1,20 @@
 //! `POST /api/verify-code`: prove a gate with the code that was sent, or with
 //! answers to the drawn security questions. A `register` flow proves its new
-//! contact through this same step.
+//! contact through this same step; a `step_up` flow passes the gate exactly as
+//! a reset does, and then marks its session stepped up.
 //!
 //! Every try is counted (atomically) before the secret is compared, so however
 //! many guesses arrive at once, at most `code_attempts` are ever evaluated.
 
 use crate::domain::audit;
 use crate::domain::methods::MethodId;
-use crate::domain::policy::Policy;
+use crate::domain::notify::Notifier;
 use crate::domain::questions::{self, Answer};
 use crate::domain::throttle;
 use crate::domain::users::User;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, VerifyResponse};
-use crate::flow::{self, Flow, FlowState, Purpose, registration};
+use crate::flow::{self, Flow, FlowState, Purpose, registration, step_up};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::keys;
@@ -33,12 +34,16 @@ pub struct VerifyRequest {
     pub answers: Option<Vec<Answer>>,
 }
 
-/// `POST /api/verify-code`.
-pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
+/// `POST /api/verify-code`; `notifier` tells the previous contacts when a
+/// registration changes security info.
+pub fn verify(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<VerifyResponse> {
     let method = gate::parse_method(&req.method)?;
     let (flow, _raw) = flow::load_any(ctx, &req.flow)?;
-    if flow.purpose == Purpose::Register {
-        return registration::verify(ctx, flow, method, req.code.as_deref());
+    match flow.purpose {
+        Purpose::Register => return registration::verify(ctx, notifier, flow, method, req.code.as_deref()),
+        // A step-up dies with its session.
+        Purpose::StepUp => drop(step_up::session_of(ctx, &flow)?),
+        Purpose::Reset | Purpose::Unlock => {}
     }
     if method == MethodId::Questions {
         return verify_answers(ctx, flow, req.answers);
@@ -50,21 +55,24 @@ pub fn verify(ctx: &Ctx, req: VerifyRequest) -> Result<VerifyResponse> {
     match gate::check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
-            Counter::new(ctx.store, gate::attempts_key(&flow.id, &code_id)).delete()?;
+            Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
             passed(ctx, &done, method)
         }
         Err(attempts_left) => {
-            failed(ctx, &policy, &user, method)?;
+            failed(ctx, &user, method)?;
             Err(ApiError::wrong_code(attempts_left))
         }
     }
 }
 
-fn draw_key(flow_id: &str, draw_id: &str) -> String {
-    keys::questions_answered(flow_id, draw_id)
+fn draw_key(flow: &keys::FlowHandle, draw_id: &str) -> String {
+    keys::questions_answered(flow, draw_id)
 }
 
 fn passed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<VerifyResponse> {
+    if flow.purpose == Purpose::StepUp && flow.all_gates_passed() {
+        step_up::complete(ctx, flow)?;
+    }
     audit::append(
         ctx,
         "verified",
@@ -78,9 +86,9 @@ fn passed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<VerifyResponse> {
     })
 }
 
-fn failed(ctx: &Ctx, policy: &Policy, user: &User, method: MethodId) -> Result<()> {
+/// Audits a wrong proof (its failed-proof slot was kept when it was compared).
+fn failed(ctx: &Ctx, user: &User, method: MethodId) -> Result<()> {
     audit::append(ctx, "verification_failed", Some(&user.id), json!({ "method": method.as_str() }))?;
-    throttle::record_failed_proof(ctx, policy, &user.id)?;
     Ok(())
 }
 
@@ -100,20 +108,23 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
     throttle::hit(
         ctx,
         "validate",
-        &format!("{}:{}", user.id, method.as_str()),
+        &gate::factor_subject(&user.id, method),
         policy.throttles.validations_per_gate_per_hour,
         3600,
     )?;
     // Each draw is evaluated once: a concurrent second answer to the same draw is refused.
-    if !Counter::new(ctx.store, draw_key(&flow.id, &flow.draw_id)).claim()? {
+    if !Counter::new(ctx.store, draw_key(&flow.handle(ctx), &flow.draw_id)).claim()? {
         return Err(ApiError::flow_state("These questions were already answered; answer the new ones."));
     }
-
+    // A failed-proof slot of the user, taken before comparing (see `gate::check_code`).
+    let slot = throttle::reserve_proof(ctx, &policy, &user.id)?;
     if questions::all_match(&user.security_answers, &flow.questions, &answers) {
+        slot.refund(ctx)?;
         let done = gate::pass_gate(ctx, &flow.id, method, &flow.draw_id)?;
         return passed(ctx, &done, method);
     }
-    failed(ctx, &policy, &user, method)?;
+    slot.failed(ctx, &policy, &user.id)?;
+    failed(ctx, &user, method)?;
     // Re-draw after a wrong answer, so an attacker cannot keep working on one set.
     let (mut again, raw) = flow::load(ctx, &flow.id, &[flow.purpose])?;
     again.questions = questions::draw(ctx.random, &user.security_answers, policy.questions_to_reset as usize);
@@ -144,6 +155,7 @@ mod tests {
     fn check(env: &TestEnv, flow: &str, method: &str, code: &str) -> Result<VerifyResponse> {
         verify(
             &env.ctx(),
+            &env.outbox(),
             VerifyRequest { flow: flow.into(), method: method.into(), code: Some(code.into()), answers: None },
         )
     }
@@ -162,6 +174,7 @@ mod tests {
             .collect();
         verify(
             &env.ctx(),
+            &env.outbox(),
             VerifyRequest { flow: flow.into(), method: "questions".into(), code: None, answers: Some(answers) },
         )
     }
@@ -291,8 +304,12 @@ mod tests {
         let qs = vec![questions::Question { id: "q01".into(), text: String::new() }];
         assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error(), "flow_state");
         assert_eq!(check(&env, &flow, "email", "123456").unwrap_err().error(), "flow_state");
-        let e = verify(&env.ctx(), VerifyRequest { flow: flow.clone(), method: "email".into(), ..Default::default() })
-            .unwrap_err();
+        let e = verify(
+            &env.ctx(),
+            &env.outbox(),
+            VerifyRequest { flow: flow.clone(), method: "email".into(), ..Default::default() },
+        )
+        .unwrap_err();
         assert_eq!(e.error(), "missing_field");
     }
 
@@ -320,7 +337,7 @@ mod tests {
         let qs = send_to(&env, &flow, "questions", "").unwrap().questions.unwrap();
         let before = crate::flow::load(&env.ctx(), &flow, &[crate::flow::Purpose::Reset]).unwrap().0.draw_id;
         // Claim the current draw as a concurrent request would have: this answer is not evaluated.
-        assert!(Counter::new(&*env.store, draw_key(&flow, &before)).claim().unwrap());
+        assert!(Counter::new(&*env.store, draw_key(&crate::flow::handle(&env.ctx(), &flow), &before)).claim().unwrap());
         assert_eq!(answer(&env, &flow, &qs, true).unwrap_err().error(), "flow_state");
         let events =
             audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
@@ -343,5 +360,92 @@ mod tests {
         check(&env, &flow, "mobile_text", &wrong(&c2)).unwrap_err();
         let e = check(&env, &flow, "mobile_text", &c2).unwrap_err();
         assert_eq!((e.status(), e.error()), (429, "throttled"));
+    }
+
+    #[test]
+    fn a_text_and_a_call_to_one_phone_share_five_validations() {
+        let (env, _) = setup();
+        env.save_policy(|p| p.throttles.failed_proofs_per_day = 100);
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        let c1 = last_code(&env);
+        for _ in 0..3 {
+            check(&env, &flow, "mobile_text", &wrong(&c1)).unwrap_err();
+        }
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        let c2 = last_code(&env);
+        for _ in 0..2 {
+            assert_eq!(check(&env, &flow, "mobile_call", &wrong(&c2)).unwrap_err().error(), "wrong_code");
+        }
+        let e = check(&env, &flow, "mobile_call", &c2).unwrap_err();
+        assert_eq!((e.status(), e.error()), (429, "throttled"), "the sixth check of the phone this hour");
+        // The office phone is another factor.
+        send_to(&env, &flow, "office_call", "4255550199").unwrap();
+        check(&env, &flow, "office_call", &last_code(&env)).unwrap();
+    }
+
+    /// Sixteen flows of one user, a code out (or questions drawn) in each, over
+    /// every method; eight guessers per flow at once, on a store that
+    /// interleaves like a real host: at most five wrong proofs are evaluated.
+    #[test]
+    fn wrong_proofs_across_flows_and_methods_at_once_evaluate_at_most_five() {
+        let (env, _) = setup();
+        env.save_policy(|p| p.throttles.identify_per_minute = 1000);
+        let jane = crate::domain::users::find_by_username(&*env.store, "jane@contoso.com").unwrap().unwrap();
+        let mut guesses: Vec<VerifyRequest> = Vec::new();
+        for (method, destination, flows) in [
+            ("email", "jane.doe@fabrikam.com", 4),
+            ("mobile_text", "4255550112", 2),
+            ("mobile_call", "4255550112", 2),
+            ("office_call", "4255550199", 4),
+            ("questions", "", 4),
+        ] {
+            for _ in 0..flows {
+                let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+                let sent = send_to(&env, &flow, method, destination).unwrap();
+                let (code, answers) = match sent.questions {
+                    Some(qs) => {
+                        (None, Some(qs.iter().map(|q| Answer { id: q.id.clone(), answer: "nope".into() }).collect()))
+                    }
+                    None => (Some(wrong(&last_code(&env))), None),
+                };
+                guesses.push(VerifyRequest { flow, method: method.into(), code, answers });
+            }
+        }
+        let jitter = crate::testing::JitterStore(&env.store);
+        let barrier = std::sync::Barrier::new(guesses.len() * 8);
+        let outcomes: Vec<(u16, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..guesses.len() * 8)
+                .map(|i| {
+                    let (env, jitter, barrier, req) = (&env, &jitter, &barrier, guesses[i % guesses.len()].clone());
+                    s.spawn(move || {
+                        barrier.wait();
+                        let e = verify(&env.jittery_ctx(jitter), &env.outbox(), req).unwrap_err();
+                        (e.status(), e.error().to_owned())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let evaluated = outcomes.iter().filter(|(s, _)| *s == 401).count();
+        assert!((1..=5).contains(&evaluated), "{evaluated} wrong proofs evaluated: {outcomes:?}");
+        assert!(
+            outcomes.iter().all(|(s, e)| matches!(
+                (s, e.as_str()),
+                (401, _) | (403, "reset_blocked") | (409, "flow_state") | (410, "code_burned") | (429, "throttled")
+            )),
+            "{outcomes:?}"
+        );
+        let q = |kind: &str| audit::Query {
+            kind: Some(kind.into()),
+            user_id: Some(jane.id.clone()),
+            limit: Some(500),
+            ..Default::default()
+        };
+        assert_eq!(audit::list(&*env.store, &q("verification_failed")).unwrap().len(), evaluated);
+        if evaluated == 5 {
+            assert_eq!(audit::list(&*env.store, &q("blocked")).unwrap().len(), 1);
+            assert_eq!(start(&env, "jane@contoso.com", "reset").unwrap_err().error(), "reset_blocked");
+        }
     }
 }

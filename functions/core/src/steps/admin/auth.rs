@@ -14,18 +14,25 @@ pub enum Auth {
     Missing,
     /// Credentials sent but not the token (401, `invalid_token`).
     Wrong,
+    /// More than one `Authorization` header: which one counts would depend on
+    /// the proxy in front, so none does (400).
+    Ambiguous,
     Granted,
 }
 
-/// Checks an `Authorization: Bearer <token>` header value in constant time.
-/// Both sides are hashed first, so neither the token's length nor its
-/// content leaks through timing.
-pub fn authorize(configured: &str, authorization: Option<&str>) -> Auth {
+/// Checks the request's `Authorization` headers (every value sent, in order):
+/// exactly one `Bearer <token>`, compared in constant time. Both sides are
+/// hashed first, so neither the token's length nor its content leaks through
+/// timing.
+pub fn authorize(configured: &str, authorization: &[&str]) -> Auth {
     let configured = configured.trim();
     if configured.is_empty() {
         return Auth::Off;
     }
-    let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
+    if authorization.len() > 1 {
+        return Auth::Ambiguous;
+    }
+    let Some(value) = authorization.first().map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Auth::Missing;
     };
     let (scheme, token) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
@@ -39,6 +46,11 @@ pub fn authorize(configured: &str, authorization: Option<&str>) -> Auth {
     let expected = Sha256::digest(configured.as_bytes());
     let given = Sha256::digest(token.as_bytes());
     if bool::from(expected.ct_eq(&given)) { Auth::Granted } else { Auth::Wrong }
+}
+
+/// The 400 answer for a request with more than one `Authorization` header.
+pub fn ambiguous() -> ApiError {
+    ApiError::bad_request("Send exactly one `Authorization` header.")
 }
 
 /// The 401 answer for a refused request.
@@ -63,15 +75,20 @@ mod tests {
 
     #[test]
     fn tokens_compare_by_value_and_scheme() {
-        assert_eq!(authorize("", Some("Bearer x")), Auth::Off);
-        assert_eq!(authorize("  ", None), Auth::Off);
-        assert_eq!(authorize("s3cret-token", None), Auth::Missing);
-        assert_eq!(authorize("s3cret-token", Some("Basic czNjcmV0")), Auth::Missing);
-        assert_eq!(authorize("s3cret-token", Some("Bearer")), Auth::Missing);
-        assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-tokeN")), Auth::Wrong);
-        assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-token-longer")), Auth::Wrong);
-        assert_eq!(authorize("s3cret-token", Some("Bearer s3cret-token")), Auth::Granted);
-        assert_eq!(authorize("s3cret-token", Some("bearer   s3cret-token ")), Auth::Granted);
+        assert_eq!(authorize("", &["Bearer x"]), Auth::Off);
+        assert_eq!(authorize("  ", &[]), Auth::Off);
+        assert_eq!(authorize("s3cret-token", &[]), Auth::Missing);
+        assert_eq!(authorize("s3cret-token", &["Basic czNjcmV0"]), Auth::Missing);
+        assert_eq!(authorize("s3cret-token", &["Bearer"]), Auth::Missing);
+        assert_eq!(authorize("s3cret-token", &["Bearer s3cret-tokeN"]), Auth::Wrong);
+        assert_eq!(authorize("s3cret-token", &["Bearer s3cret-token-longer"]), Auth::Wrong);
+        assert_eq!(authorize("s3cret-token", &["Bearer s3cret-token"]), Auth::Granted);
+        assert_eq!(authorize("s3cret-token", &["bearer   s3cret-token "]), Auth::Granted);
+        assert_eq!(authorize("s3cret-token", &["Bearer s3cret-token", "Bearer s3cret-token"]), Auth::Ambiguous);
+        assert_eq!(authorize("s3cret-token", &["Bearer s3cret-token", "Bearer other"]), Auth::Ambiguous);
+        assert_eq!(authorize("s3cret-token", &["Bearer other", "Bearer s3cret-token"]), Auth::Ambiguous);
+        assert_eq!(authorize("", &["Bearer a", "Bearer b"]), Auth::Off, "no token: the API does not exist");
+        assert_eq!(ambiguous().status(), 400);
         assert!(www_authenticate(Auth::Wrong).contains("invalid_token"));
         assert!(!www_authenticate(Auth::Missing).contains("error="));
     }

@@ -34,7 +34,7 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     let day = now / 86400;
     let mut removed = flow::sweep(ctx, max)? + crate::domain::session::sweep(ctx, max)?;
     let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
-    let families: [Family; 6] = [
+    let families: [Family; 8] = [
         // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.
         ("throttle:", &|k: &str| {
             let mut parts = k.rsplitn(3, ':');
@@ -43,12 +43,18 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
         }),
         ("captcha-used:", &|k: &str| Ok(num(k.split(':').nth(1)).is_some_and(|exp| exp <= now))),
         ("proofs-failed:", &|k: &str| Ok(num(k.rsplit(':').next()).is_some_and(|d| d + 2 <= day))),
-        ("reset-blocked:", &|k: &str| {
-            Ok(throttle::blocked_until(ctx, k.trim_start_matches("reset-blocked:"))? as u64 <= now)
+        // The record also names the run failed proofs count in: kept while the run may still count.
+        ("reset-blocked:", &|k: &str| throttle::block_record_stale(ctx, k.trim_start_matches("reset-blocked:"))),
+        // signin-failures:<user>:<epoch> — windows before the user's current one (or of a deleted user).
+        ("signin-failures:", &|k: &str| {
+            let rest = k.trim_start_matches("signin-failures:");
+            let Some((user_id, epoch)) = rest.split_once(':') else { return Ok(true) }; // the old, unwindowed key
+            Ok(crate::domain::users::get(ctx.store, user_id)?.is_none_or(|u| num(Some(epoch)) < Some(u.lock_epoch)))
         }),
         // Per-code and per-draw counters outlive nothing: gone with their flow.
         ("code-attempts:", &|k: &str| flow_gone(ctx, k)),
         ("questions-answered:", &|k: &str| flow_gone(ctx, k)),
+        ("destination-mismatches:", &|k: &str| flow_gone(ctx, k)),
     ];
     for (prefix, stale) in families {
         for key in ctx.store.keys_with_prefix(prefix)?.into_iter().take(max) {
@@ -61,9 +67,10 @@ pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     Ok(removed)
 }
 
+/// Whether the flow of a per-flow counter (`<family>:<flow handle>:...`) is gone.
 fn flow_gone(ctx: &Ctx, key: &str) -> Result<bool> {
-    let flow_id = key.split(':').nth(1).unwrap_or_default();
-    Ok(ctx.store.get(&keys::flow(flow_id))?.is_none())
+    let handle = keys::FlowHandle(key.split(':').nth(1).unwrap_or_default().to_owned());
+    Ok(ctx.store.get(&keys::flow(&handle))?.is_none())
 }
 
 #[cfg(test)]
@@ -107,5 +114,20 @@ mod tests {
             assert_eq!(count(p), 0, "{p}");
         }
         assert!(count("user:") == 1 && count("audit:") > 0, "users and audit are kept");
+    }
+
+    #[test]
+    fn past_lockout_windows_and_old_unwindowed_counters_go() {
+        use crate::platform::counter::Counter;
+        let env = easy_env();
+        let jane = env.user_with_everything("jane@contoso.com");
+        let window = |e: u64| crate::domain::users::signin_failures_key(&jane.id, e);
+        Counter::new(&*env.store, window(0)).add(3).unwrap();
+        Counter::new(&*env.store, format!("signin-failures:{}", jane.id)).add(2).unwrap();
+        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 1, "only the unwindowed key of before");
+        crate::domain::users::clear_lockout(&*env.store, &jane.id).unwrap();
+        Counter::new(&*env.store, window(1)).add(1).unwrap();
+        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 1, "the window before the unlock");
+        assert_eq!(env.store.keys_with_prefix("signin-failures:").unwrap(), vec![window(1)]);
     }
 }

@@ -24,7 +24,7 @@ mod users;
 mod validate;
 
 pub use audit::{AuditPage, list_audit};
-pub use auth::{Auth, authorize, unauthorized, www_authenticate};
+pub use auth::{Auth, ambiguous, authorize, unauthorized, www_authenticate};
 pub use maintenance::{SWEEP_BATCH, admin_sweep as sweep};
 pub use policy::{get_policy, parse_policy, replace_policy};
 pub use route::{Endpoint, Routed, route};

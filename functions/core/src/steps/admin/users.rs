@@ -201,7 +201,9 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
             u.locked = locked;
             u.locked_until = None;
             if !locked {
+                // A new lockout window: the failures counted so far no longer count.
                 u.failed_signins = 0;
+                u.lock_epoch += 1;
             }
         }
         if let Some(hash) = &new_hash {
@@ -209,9 +211,6 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
             u.password_changed_at = now;
         }
     })?;
-    if req.locked == Some(false) {
-        crate::platform::counter::Counter::new(ctx.store, users::signin_failures_key(id)).delete()?;
-    }
     if req.password.is_some() {
         // A new password signs out every session opened with the old one.
         crate::domain::session::end_all(ctx, id)?;
@@ -462,13 +461,12 @@ mod tests {
 
         assert_eq!(lock_user(&ctx, &id, LockRequest::default()).unwrap()["lockout_active"], true);
         assert_eq!(lock_user(&ctx, &id, LockRequest { seconds: Some(5) }).unwrap_err().status(), 422);
-        crate::platform::counter::Counter::new(ctx.store, users::signin_failures_key(&id)).add(7).unwrap();
+        let epoch = users::get(ctx.store, &id).unwrap().unwrap().lock_epoch;
+        crate::platform::counter::Counter::new(ctx.store, users::signin_failures_key(&id, epoch)).add(7).unwrap();
+        assert_eq!(crate::domain::credentials::failures(&ctx, &id).unwrap(), 7);
         let v = unlock_user(&ctx, &id).unwrap();
         assert_eq!((v["locked"].as_bool(), v["lockout_active"].as_bool()), (Some(false), Some(false)));
-        assert_eq!(
-            crate::platform::counter::Counter::new(ctx.store, users::signin_failures_key(&id)).read().unwrap(),
-            0
-        );
+        assert_eq!(crate::domain::credentials::failures(&ctx, &id).unwrap(), 0, "a new lockout window");
         let timed = lock_user(&ctx, &id, LockRequest { seconds: Some(120) }).unwrap();
         assert_eq!(timed["locked_until"], ctx.now() + 120);
 

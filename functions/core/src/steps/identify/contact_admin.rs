@@ -4,6 +4,11 @@
 //! The answer never tells whether the account exists: a known user's request
 //! reaches the helpdesk address or the admins; an unknown one is counted and
 //! answered alike but sends nothing (that would make the form a spam relay).
+//!
+//! The user's note reaches the admins through a trusted channel, so it is
+//! held to plain text (at most 500 characters, no control or invisible
+//! formatting characters: 400 otherwise) and its links are defused
+//! (`https[:]//evil[.]example`), so no mail client makes them clickable.
 
 use crate::domain::audit;
 use crate::domain::notify::{Channel, Message, Notifier};
@@ -21,6 +26,47 @@ const PER_ADDRESS_PER_HOUR: u32 = 5;
 const PER_ACCOUNT_PER_HOUR: u32 = 3;
 /// The user's own words are kept short and printable.
 const MAX_NOTE: usize = 500;
+
+/// Characters that are not control characters but change how text displays
+/// while showing nothing: zero-width and joiner characters, bidirectional
+/// marks, embeddings, overrides and isolates, the byte-order mark, the soft hyphen.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// 400 unless the note is plain text: at most [`MAX_NOTE`] characters, no
+/// control characters (line breaks included) and nothing [`invisible`].
+fn check_note(note: &str) -> Result<()> {
+    if note.chars().count() > MAX_NOTE {
+        return Err(ApiError::bad_request(format!("The note may be at most {MAX_NOTE} characters.")));
+    }
+    if note.chars().any(|c| c.is_control() || invisible(c)) {
+        return Err(ApiError::bad_request(
+            "The note must be plain text on one line, without control or invisible formatting characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// The note as the admins read it: text whose addresses no mail client turns
+/// into links. `://` becomes `[:]//` and a dot between letters or digits `[.]`,
+/// the usual way of showing an untrusted address without making it clickable.
+fn defused(note: &str) -> String {
+    let chars: Vec<char> = note.chars().collect();
+    let mut out = String::with_capacity(note.len() + 16);
+    for (i, &c) in chars.iter().enumerate() {
+        let between =
+            |i: usize| i > 0 && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+        if c == ':' && chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/') {
+            out.push_str("[:]");
+        } else if c == '.' && between(i) {
+            out.push_str("[.]");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// `POST /api/contact-admin`: `{flow}` from inside a journey, or `{username}`
 /// from an error page (which has no flow), with an optional `note`.
@@ -63,9 +109,7 @@ pub fn contact_admin(ctx: &Ctx, notifier: &dyn Notifier, req: ContactAdminReques
         "change" => "change their password",
         _ => return Err(ApiError::bad_request("`purpose` must be reset, unlock, register or change.")),
     };
-    if req.note.chars().count() > MAX_NOTE {
-        return Err(ApiError::bad_request(format!("The note may be at most {MAX_NOTE} characters.")));
-    }
+    check_note(&req.note)?;
     throttle::hit(ctx, "contact-admin-addr", &ctx.client_addr, PER_ADDRESS_PER_HOUR, 3600)?;
     throttle::hit(ctx, "contact-admin-user", &username.to_lowercase(), PER_ACCOUNT_PER_HOUR, 3600)?;
 
@@ -80,13 +124,14 @@ pub fn contact_admin(ctx: &Ctx, notifier: &dyn Notifier, req: ContactAdminReques
         // Same answer, nothing sent: strangers learn nothing and relay nothing.
         return Ok(SENT);
     };
-    let note: String = req.note.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+    // Plain text throughout: the message has no HTML part, and the note is quoted, defused.
+    let note = defused(req.note.trim());
     let body = format!(
         "{} ({}) asked for help to {purpose} and could not do it themselves. Request from {}.{}",
         user.display_name,
         user.username,
         ctx.client_addr,
-        if note.trim().is_empty() { String::new() } else { format!("\n\nTheir note:\n{}", note.trim()) }
+        if note.is_empty() { String::new() } else { format!("\n\nTheir note (as typed; links disabled):\n{note}") }
     );
     let mut delivered = 0;
     for to in &recipients {
@@ -193,5 +238,48 @@ mod tests {
         assert_eq!(contact_admin(&env.ctx(), &env.outbox(), long).unwrap_err().status(), 400);
         let odd = ContactAdminRequest { username: "x".into(), purpose: "hack".into(), ..Default::default() };
         assert_eq!(contact_admin(&env.ctx(), &env.outbox(), odd).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn the_note_is_plain_text_of_at_most_500_characters() {
+        assert!(check_note(&"é".repeat(MAX_NOTE)).is_ok(), "characters, not bytes");
+        assert!(check_note("I lost my phone; call me at +1 425 555 0100 (desk 4.12)").is_ok());
+        for bad in [
+            "é".repeat(MAX_NOTE + 1),
+            "line one\nline two".into(),
+            "tab\there".into(),
+            "bell\u{7}".into(),
+            "escape \u{1b}[31mred".into(),
+            "nul\0".into(),
+            "C1 \u{85} next line".into(),
+            "moc.live//:sptth \u{202E}".into(),
+            "zero\u{200B}width".into(),
+        ] {
+            let e = check_note(&bad).unwrap_err();
+            assert_eq!((e.status(), e.error()), (400, "bad_request"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn addresses_in_the_note_reach_the_admins_as_text_not_links() {
+        assert_eq!(
+            defused("Reset it at https://evil.example/login?x=1 or www.evil.example. Thanks."),
+            "Reset it at https[:]//evil[.]example/login?x=1 or www[.]evil[.]example. Thanks."
+        );
+        assert_eq!(defused("<a href=\"http://a.b\">x</a>"), "<a href=\"http[:]//a[.]b\">x</a>");
+        assert_eq!(defused("Call me... soon."), "Call me... soon.");
+
+        let env = TestEnv::new();
+        env.user_with_everything("jane@contoso.com");
+        admin(&env, "boss1", "boss1@contoso.com");
+        let req = ContactAdminRequest {
+            username: "jane@contoso.com".into(),
+            note: "Please click https://evil.example/reset <b>now</b>".into(),
+            ..Default::default()
+        };
+        contact_admin(&env.ctx(), &env.outbox(), req).unwrap();
+        let body = &outbox(&*env.store, 1).unwrap()[0].message.body;
+        assert!(body.contains("https[:]//evil[.]example/reset <b>now</b>"), "{body}");
+        assert!(!body.contains("://") && !body.contains("evil.example"), "{body}");
     }
 }

@@ -7,10 +7,10 @@ pub mod contact_admin;
 use crate::domain::audit;
 use crate::domain::captcha::{self, Challenge, Solution};
 use crate::domain::mask;
-use crate::domain::methods::{Kind, MethodId};
+use crate::domain::methods::MethodId;
 use crate::domain::policy::Policy;
 use crate::domain::throttle;
-use crate::domain::users::{self, User};
+use crate::domain::users;
 use crate::errors::{ApiError, Result};
 use crate::flow::{self, Purpose};
 use crate::platform::ctx::Ctx;
@@ -29,15 +29,7 @@ pub struct IdentifyRequest {
     pub purpose: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MethodOption {
-    pub id: MethodId,
-    pub kind: Kind,
-    /// Masked destination (`j•••@contoso.com`, `+1 •••• ••12`); empty for questions.
-    pub hint: String,
-    /// Entra's guide's wording for the option.
-    pub label: &'static str,
-}
+pub use crate::domain::methods::MethodOption;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdentifyResponse {
@@ -75,16 +67,6 @@ pub fn public_policy(ctx: &Ctx) -> Result<PublicPolicy> {
         code_lifetime_seconds: policy.code_lifetime_seconds,
         flow_lifetime_seconds: policy.flow_lifetime_seconds,
     })
-}
-
-fn hint(user: &User, method: MethodId) -> String {
-    let c = &user.contacts;
-    match method {
-        MethodId::Email => c.emails().first().map(|e| mask::email(e)).unwrap_or_default(),
-        MethodId::MobileText | MethodId::MobileCall => c.mobiles().first().map(|p| mask::phone(p)).unwrap_or_default(),
-        MethodId::OfficeCall => c.office_phone.as_ref().map(mask::phone).unwrap_or_default(),
-        MethodId::Questions => String::new(),
-    }
 }
 
 /// `POST /api/identify`.
@@ -131,10 +113,7 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
         flow: flow.id,
         purpose,
         gates_required,
-        methods: methods
-            .into_iter()
-            .map(|m| MethodOption { id: m, kind: m.kind(), hint: hint(&user, m), label: m.label() })
-            .collect(),
+        methods: methods.into_iter().map(|m| MethodOption::new(m, mask::method_hint(&user, m))).collect(),
         expires_in: policy.flow_lifetime_seconds,
     })
 }

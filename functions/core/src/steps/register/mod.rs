@@ -4,6 +4,13 @@
 //! the user and the session, saved only once verified); security questions;
 //! removal (never below the required number); and finish.
 //!
+//! Once anything is registered, every change (a new or replaced phone or email,
+//! questions, a removal) first needs a step-up of this session: `POST
+//! /api/register/verify` starts a `step_up` flow (`flow::step_up`) proven with
+//! an existing method through send-code / verify-code; without one the change
+//! answers 403 `step_up_required`. Every change is audited masked and told to
+//! every contact the user had before it.
+//!
 //! Registrable methods (API names): `authentication_phone` (text or call),
 //! `office_phone` (call), `alternate_email`, `security_questions`.
 
@@ -20,6 +27,7 @@ use crate::domain::email;
 use crate::domain::hashing;
 use crate::domain::mask;
 use crate::domain::methods::MethodId;
+use crate::domain::notify::Notifier;
 use crate::domain::phone::{self, Phone, PhoneMode};
 use crate::domain::policy::Policy;
 use crate::domain::questions::{self, Question};
@@ -28,12 +36,12 @@ use crate::domain::session::{self, Session};
 use crate::domain::users::{self, SecurityAnswer, User};
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::flow::registration::Registration;
+use crate::flow::step_up::{self, StepUpStart};
 use crate::flow::{self, Purpose};
 use crate::platform::ctx::Ctx;
 use crate::platform::route::{self, Routed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::cell::Cell;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PhoneView {
@@ -75,13 +83,17 @@ pub struct Status {
     /// Another method beyond the required ones is recommended as a backup.
     pub backup_recommended: bool,
     pub reconfirm_registration: bool,
+    /// A change of security info needs a step-up of this session first
+    /// (`POST /api/register/verify`): something is registered and the session
+    /// has not proven an existing method in the last 10 minutes.
+    pub step_up_required: bool,
 }
 
 fn phone_view(p: &Phone) -> PhoneView {
     PhoneView { hint: mask::phone(p), mode: p.mode }
 }
 
-pub fn status_of(ctx: &Ctx, policy: &Policy, user: &User) -> Status {
+pub fn status_of(ctx: &Ctx, policy: &Policy, user: &User, s: &Session) -> Status {
     let c = &user.contacts;
     let methods = registered(policy, user);
     let required = user.gates_required(policy);
@@ -107,6 +119,7 @@ pub fn status_of(ctx: &Ctx, policy: &Policy, user: &User) -> Status {
         allowed,
         questions_to_register: policy.questions_to_register,
         reconfirm_registration: reconfirm_due(policy, user, ctx.now()),
+        step_up_required: step_up::required(ctx, policy, s, user),
     }
 }
 
@@ -117,7 +130,13 @@ fn signed_in_user(ctx: &Ctx, s: &Session) -> Result<User> {
 /// `GET /api/register`.
 pub fn status(ctx: &Ctx, s: &Session) -> Result<Status> {
     let policy = Policy::load(ctx.store)?;
-    Ok(status_of(ctx, &policy, &signed_in_user(ctx, s)?))
+    Ok(status_of(ctx, &policy, &signed_in_user(ctx, s)?, s))
+}
+
+/// `POST /api/register/verify`: starts the step-up of this session (stored
+/// under `session_key`), a `step_up` flow offering the user's existing methods.
+pub fn verify(ctx: &Ctx, s: &Session, session_key: &str) -> Result<StepUpStart> {
+    step_up::start(ctx, s, session_key)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,7 +156,7 @@ pub struct FinishResponse {
 pub fn finish(ctx: &Ctx, s: &Session) -> Result<FinishResponse> {
     let policy = Policy::load(ctx.store)?;
     let mut user = signed_in_user(ctx, s)?;
-    let st = status_of(ctx, &policy, &user);
+    let st = status_of(ctx, &policy, &user, s);
     if st.complete {
         let now = ctx.now();
         user = users::update(ctx.store, &user.id, |u| u.registered_at = Some(now))?;
@@ -163,6 +182,8 @@ pub fn valid_method_segment(s: &str) -> bool {
 pub enum Endpoint {
     Status,
     Start,
+    /// `POST /api/register/verify`: start a step-up.
+    StepUp,
     QuestionPool,
     SetQuestions,
     Finish,
@@ -175,6 +196,7 @@ pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
     match route::trim(path) {
         "/api/register" => route::pick(method, &[("GET", Status)]),
         "/api/register/start" => route::pick(method, &[("POST", Start)]),
+        "/api/register/verify" => route::pick(method, &[("POST", StepUp)]),
         "/api/register/finish" => route::pick(method, &[("POST", Finish)]),
         "/api/register/questions" => route::pick(
             method,
@@ -201,6 +223,7 @@ mod tests {
         assert_eq!(route("GET", "/api/register/"), Routed::To(Status));
         assert_eq!(route("DELETE", "/api/register/questions"), Routed::To(Remove("security_questions".into())));
         assert_eq!(route("DELETE", "/api/register/office_phone"), Routed::To(Remove("office_phone".into())));
+        assert_eq!(route("POST", "/api/register/verify"), Routed::To(StepUp));
         assert_eq!(route("GET", "/api/register/office_phone"), Routed::MethodNotAllowed(vec!["DELETE"]));
         assert_eq!(route("GET", "/api/register/start"), Routed::MethodNotAllowed(vec!["POST"]));
         for miss in ["/api/register/Office", "/api/register/a/b", "/api/register/../x", "/api/registerx"] {
@@ -220,23 +243,33 @@ mod tests {
 
     struct Signed {
         env: TestEnv,
-        session: Session,
         key: String,
         user_id: String,
+    }
+
+    impl Signed {
+        /// The session as the component loads it for each request (a step-up changes it).
+        fn session(&self) -> Session {
+            session::load_by_key(&self.env.ctx(), &self.key).unwrap()
+        }
     }
 
     fn start_email(s: &Signed, destination: &str) -> StartResponse {
         let request =
             StartRequest { method: "alternate_email".into(), destination: destination.into(), ..Default::default() };
-        start(&s.env.ctx(), &s.session, &s.key, request).unwrap()
+        start(&s.env.ctx(), &s.session(), &s.key, request).unwrap()
     }
 
     fn signed_in_blank() -> Signed {
+        signed_in_blank_named("sam@contoso.com")
+    }
+
+    fn signed_in_blank_named(username: &str) -> Signed {
         let env = TestEnv::new();
         let u = users::create(
             &env.ctx(),
             NewUser {
-                username: "sam@contoso.com".into(),
+                username: username.into(),
                 display_name: "Sam".into(),
                 password: "Pw-0123456789!".into(),
                 ..Default::default()
@@ -244,7 +277,7 @@ mod tests {
         )
         .unwrap();
         let issued = session::create(&env.ctx(), &u.id).unwrap();
-        Signed { key: session::storage_key(&issued.id), session: issued.session, user_id: u.id, env }
+        Signed { key: session::storage_key(&issued.id), user_id: u.id, env }
     }
 
     fn last_code(env: &TestEnv) -> String {
@@ -256,7 +289,7 @@ mod tests {
         let ctx = s.env.ctx();
         let r = start(
             &ctx,
-            &s.session,
+            &s.session(),
             &s.key,
             StartRequest {
                 method: method.into(),
@@ -272,6 +305,31 @@ mod tests {
             SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() },
         )?;
         verify_code(&ctx, VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None })
+    }
+
+    /// The step-up of `s`'s session: `POST /api/register/verify`, then a code
+    /// sent to the existing `dest` and verified.
+    fn step_up(s: &Signed, method: &str, dest: &str) -> Result<VerifyResponse> {
+        let ctx = s.env.ctx();
+        let r = verify(&ctx, &s.session(), &s.key)?;
+        let send = SendCodeRequest { flow: r.flow.clone(), method: method.into(), destination: dest.into() };
+        send_code(&ctx, &s.env.outbox(), send)?;
+        verify_code(
+            &ctx,
+            VerifyRequest { flow: r.flow, method: method.into(), code: Some(last_code(&s.env)), answers: None },
+        )
+    }
+
+    /// Signed in as a user an administrator gave an alternate email, a mobile and an office phone.
+    fn signed_in_with_contacts() -> Signed {
+        let s = signed_in_blank();
+        users::update(&*s.env.store, &s.user_id, |u| {
+            u.contacts.alternate_email = Some("sam.old@fabrikam.com".into());
+            u.contacts.mobile_phone = Some(Phone::new("1", "4255550111"));
+            u.contacts.office_phone = Some(Phone::new("1", "4255550199"));
+        })
+        .unwrap();
+        s
     }
 
     fn three_answers() -> QuestionsRequest {
@@ -292,15 +350,21 @@ mod tests {
     fn register_phone_email_and_questions_then_finish() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        let st = status(&ctx, &s.session).unwrap();
+        let st = status(&ctx, &s.session()).unwrap();
         assert!(!st.complete && st.missing == 1 && st.methods.is_empty());
-        assert!(!finish(&ctx, &s.session).unwrap().complete);
+        assert!(!finish(&ctx, &s.session()).unwrap().complete);
 
         let r = prove(&s, "authentication_phone", "+1", "(425) 555-0123", "text").unwrap();
         assert_eq!(r.next, "finish");
         let u = users::get(&*s.env.store, &s.user_id).unwrap().unwrap();
         assert_eq!(u.contacts.authentication_phone.as_ref().unwrap().e164(), "+14255550123");
         assert!(u.registered_at.is_some());
+        // A phone is registered now: the next change first proves it (a step-up).
+        assert_eq!(
+            prove(&s, "alternate_email", "", "Sam.Personal@Fabrikam.com", "").unwrap_err().error(),
+            "step_up_required"
+        );
+        step_up(&s, "mobile_text", "+1 425 555 0123").unwrap();
         prove(&s, "alternate_email", "", "Sam.Personal@Fabrikam.com", "").unwrap();
         assert_eq!(
             users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.as_deref(),
@@ -308,10 +372,10 @@ mod tests {
         );
         prove(&s, "office_phone", "44", "+44 20 7946 0000", "call").unwrap();
 
-        let st = set_questions(&ctx, &s.session, three_answers()).unwrap();
+        let st = set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
         assert_eq!(st.methods.len(), 4);
         assert_eq!(st.registered.alternate_email.as_deref(), Some("s•••@fabrikam.com"));
-        let fin = finish(&ctx, &s.session).unwrap();
+        let fin = finish(&ctx, &s.session()).unwrap();
         assert!(fin.complete && fin.missing == 0 && fin.can_add.is_empty());
 
         // The user can now be identified for a reset with these methods.
@@ -420,7 +484,7 @@ mod tests {
         let go = |method: &str, cc: &str, dest: &str, mode: &str| {
             start(
                 &ctx,
-                &s.session,
+                &s.session(),
                 &s.key,
                 StartRequest {
                     method: method.into(),
@@ -453,7 +517,7 @@ mod tests {
         let ctx = s.env.ctx();
         let qa = |id: &str, a: &str| QuestionAnswer { id: Some(id.into()), question: None, answer: a.into() };
         let problems = |qs: Vec<QuestionAnswer>| {
-            let e = set_questions(&ctx, &s.session, QuestionsRequest { questions: qs }).unwrap_err();
+            let e = set_questions(&ctx, &s.env.outbox(), &s.session(), QuestionsRequest { questions: qs }).unwrap_err();
             assert_eq!((e.status(), e.error()), (422, "invalid_questions"));
             e.details.unwrap()["problems"]
                 .as_array()
@@ -480,7 +544,10 @@ mod tests {
         let all = problems(vec![qa("q01", "pa"), qa("q02", "pa")]);
         assert_eq!(all.len(), 3, "every problem is listed: {all:?}");
         assert!(!all.join(" ").contains("pa\""));
-        assert_eq!(set_questions(&ctx, &s.session, QuestionsRequest::default()).unwrap_err().error(), "missing_field");
+        assert_eq!(
+            set_questions(&ctx, &s.env.outbox(), &s.session(), QuestionsRequest::default()).unwrap_err().error(),
+            "missing_field"
+        );
         // Custom questions of the organisation are offered too.
         s.env.save_policy(|p| {
             p.custom_questions = vec![crate::domain::policy::CustomQuestion {
@@ -491,7 +558,8 @@ mod tests {
         assert_eq!(question_pool(&ctx).unwrap().questions.len(), 36);
         set_questions(
             &ctx,
-            &s.session,
+            &s.env.outbox(),
+            &s.session(),
             QuestionsRequest { questions: vec![qa("c1", "biscuit"), qa("q02", "london"), qa("q03", "rome")] },
         )
         .unwrap();
@@ -499,7 +567,10 @@ mod tests {
         assert!(u.security_answers.iter().all(|a| a.answer_hash.starts_with("$argon2id$")));
         // Admins may not register questions.
         users::update(&*s.env.store, &s.user_id, |u| u.role = users::Role::Admin).unwrap();
-        assert_eq!(set_questions(&ctx, &s.session, three_answers()).unwrap_err().error(), "method_unavailable");
+        assert_eq!(
+            set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap_err().error(),
+            "method_unavailable"
+        );
     }
 
     #[test]
@@ -512,14 +583,21 @@ mod tests {
         })
         .unwrap();
         s.env.save_policy(|p| p.gates_required = 2);
-        let e = remove(&ctx, &s.session, "alternate_email").unwrap_err();
+        step_up(&s, "email", "sam@fabrikam.com").unwrap();
+        let e = remove(&ctx, &s.env.outbox(), &s.session(), "alternate_email").unwrap_err();
         assert_eq!((e.status(), e.error()), (409, "below_required"));
-        set_questions(&ctx, &s.session, three_answers()).unwrap();
-        let st = remove(&ctx, &s.session, "alternate_email").unwrap();
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
+        let st = remove(&ctx, &s.env.outbox(), &s.session(), "alternate_email").unwrap();
         assert_eq!(st.methods, vec![Contact::AuthenticationPhone, Contact::SecurityQuestions]);
-        assert_eq!(remove(&ctx, &s.session, "alternate_email").unwrap_err().error(), "method_not_registered");
-        assert_eq!(remove(&ctx, &s.session, "fax").unwrap_err().status(), 404);
-        assert_eq!(remove(&ctx, &s.session, "security_questions").unwrap_err().error(), "below_required");
+        assert_eq!(
+            remove(&ctx, &s.env.outbox(), &s.session(), "alternate_email").unwrap_err().error(),
+            "method_not_registered"
+        );
+        assert_eq!(remove(&ctx, &s.env.outbox(), &s.session(), "fax").unwrap_err().status(), 404);
+        assert_eq!(
+            remove(&ctx, &s.env.outbox(), &s.session(), "security_questions").unwrap_err().error(),
+            "below_required"
+        );
         assert_eq!(
             audit::list(
                 &*s.env.store,
@@ -535,11 +613,271 @@ mod tests {
     fn finish_reconfirms_an_old_registration() {
         let s = signed_in_blank();
         let ctx = s.env.ctx();
-        set_questions(&ctx, &s.session, three_answers()).unwrap();
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
         s.env.clock.advance(181 * 86400);
         let fresh = session::create(&ctx, &s.user_id).unwrap();
         assert!(status(&ctx, &fresh.session).unwrap().reconfirm_registration);
         assert!(finish(&ctx, &fresh.session).unwrap().complete);
         assert!(!status(&ctx, &fresh.session).unwrap().reconfirm_registration);
+    }
+
+    #[test]
+    fn a_change_needs_a_step_up_once_anything_is_registered() {
+        let s = signed_in_with_contacts();
+        let ctx = s.env.ctx();
+        assert!(status(&ctx, &s.session()).unwrap().step_up_required);
+        // The attack: the password alone (a signed-in session) swaps the email.
+        let e = start_email_err(&s, "attacker@evil.example");
+        assert_eq!((e.status(), e.error()), (403, "step_up_required"));
+        assert_eq!(e.body()["step_up"], "/api/register/verify");
+        let e = set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap_err();
+        assert_eq!((e.status(), e.error()), (403, "step_up_required"));
+        let e = remove(&ctx, &s.env.outbox(), &s.session(), "alternate_email").unwrap_err();
+        assert_eq!((e.status(), e.error()), (403, "step_up_required"));
+        let u = users::get(&*s.env.store, &s.user_id).unwrap().unwrap();
+        assert_eq!(u.contacts.alternate_email.as_deref(), Some("sam.old@fabrikam.com"));
+        assert!(u.security_answers.is_empty());
+        assert!(notify::outbox(&*s.env.store, 10).unwrap().is_empty(), "no code went anywhere");
+
+        // Only what the user already has can be proven: the attacker's address is not it.
+        let r = verify(&ctx, &s.session(), &s.key).unwrap();
+        let body = serde_json::to_value(&r).unwrap();
+        assert_eq!(body["purpose"], "step_up");
+        assert_eq!(
+            body["methods"][0],
+            json!({ "id": "email", "kind": "email", "hint": "s•••@fabrikam.com", "label": "Email my alternate email" })
+        );
+        assert!(!body.to_string().contains("555"), "hints are masked");
+        let send = |dest: &str| {
+            send_code(
+                &ctx,
+                &s.env.outbox(),
+                SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: dest.into() },
+            )
+        };
+        assert_eq!(send("attacker@evil.example").unwrap_err().error(), "destination_mismatch");
+
+        // With the old email's code the session is stepped up, and the change goes through.
+        step_up(&s, "email", "sam.old@fabrikam.com").unwrap();
+        assert!(!status(&ctx, &s.session()).unwrap().step_up_required);
+        start_email(&s, "sam.new@fabrikam.com");
+        prove(&s, "alternate_email", "", "sam.new@fabrikam.com", "").unwrap();
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
+        remove(&ctx, &s.env.outbox(), &s.session(), "office_phone").unwrap();
+        let u = users::get(&*s.env.store, &s.user_id).unwrap().unwrap();
+        assert_eq!(u.contacts.alternate_email.as_deref(), Some("sam.new@fabrikam.com"));
+        assert!(u.contacts.office_phone.is_none());
+    }
+
+    fn start_email_err(s: &Signed, destination: &str) -> ApiError {
+        let request =
+            StartRequest { method: "alternate_email".into(), destination: destination.into(), ..Default::default() };
+        start(&s.env.ctx(), &s.session(), &s.key, request).unwrap_err()
+    }
+
+    #[test]
+    fn the_first_registration_needs_no_step_up_and_an_admin_set_contact_counts() {
+        let s = signed_in_blank();
+        let ctx = s.env.ctx();
+        assert!(!status(&ctx, &s.session()).unwrap().step_up_required);
+        // Nothing to prove with yet: no step-up flow.
+        assert_eq!(verify(&ctx, &s.session(), &s.key).unwrap_err().error(), "method_unavailable");
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
+        assert!(status(&ctx, &s.session()).unwrap().step_up_required, "questions count as registered");
+        assert_eq!(start_email_err(&s, "sam@fabrikam.com").error(), "step_up_required");
+
+        // What an administrator set counts too (a mobile phone, no registration of the user's own).
+        let t = signed_in_blank_named("tom@contoso.com");
+        users::update(&*t.env.store, &t.user_id, |u| u.contacts.mobile_phone = Some(Phone::new("1", "4255550100")))
+            .unwrap();
+        assert_eq!(start_email_err(&t, "tom@fabrikam.com").error(), "step_up_required");
+        step_up(&t, "mobile_call", "4255550100").unwrap();
+        prove(&t, "alternate_email", "", "tom@fabrikam.com", "").unwrap();
+    }
+
+    #[test]
+    fn a_step_up_is_bound_to_its_session() {
+        let s = signed_in_with_contacts();
+        let ctx = s.env.ctx();
+        let other = session::create(&ctx, &s.user_id).unwrap();
+        let other_key = session::storage_key(&other.id);
+        step_up(&s, "mobile_text", "4255550111").unwrap();
+        start_email(&s, "sam.new@fabrikam.com");
+        // Another session of the same user is not stepped up.
+        let other_session = session::load_by_key(&ctx, &other_key).unwrap();
+        assert!(status(&ctx, &other_session).unwrap().step_up_required);
+        let request = StartRequest {
+            method: "alternate_email".into(),
+            destination: "x@evil.example".into(),
+            ..Default::default()
+        };
+        assert_eq!(start(&ctx, &other_session, &other_key, request).unwrap_err().error(), "step_up_required");
+
+        // A step-up flow dies with the session that started it.
+        let r = verify(&ctx, &other_session, &other_key).unwrap();
+        session::end(&ctx, &other.id).unwrap();
+        let e = send_code(
+            &ctx,
+            &s.env.outbox(),
+            SendCodeRequest {
+                flow: r.flow.clone(),
+                method: "email".into(),
+                destination: "sam.old@fabrikam.com".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.error(), "not_signed_in");
+
+        // A step-up flow is no reset flow: it cannot set a password.
+        let stepped = verify(&ctx, &s.session(), &s.key).unwrap();
+        let e = crate::flow::load(&ctx, &stepped.flow, &[Purpose::Reset]).unwrap_err();
+        assert_eq!(e.error(), "flow_state");
+    }
+
+    #[test]
+    fn a_step_up_lasts_ten_minutes() {
+        let s = signed_in_with_contacts();
+        let ctx = s.env.ctx();
+        step_up(&s, "email", "sam.old@fabrikam.com").unwrap();
+        s.env.clock.advance(step_up::WINDOW_SECONDS - 1);
+        assert!(!status(&ctx, &s.session()).unwrap().step_up_required);
+        start_email(&s, "sam.new@fabrikam.com");
+        s.env.clock.advance(1);
+        assert!(status(&ctx, &s.session()).unwrap().step_up_required);
+        assert_eq!(start_email_err(&s, "sam.new@fabrikam.com").error(), "step_up_required");
+        step_up(&s, "email", "sam.old@fabrikam.com").unwrap();
+        start_email(&s, "sam.new@fabrikam.com");
+    }
+
+    #[test]
+    fn a_register_flow_started_before_something_was_registered_still_needs_the_step_up() {
+        let s = signed_in_blank();
+        let ctx = s.env.ctx();
+        // Started while nothing was registered …
+        let r = start_email(&s, "late@evil.example");
+        // … then a method is registered, so saving the email now is a change.
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
+        send_code(
+            &ctx,
+            &s.env.outbox(),
+            SendCodeRequest { flow: r.flow.clone(), method: "email".into(), destination: "late@evil.example".into() },
+        )
+        .unwrap();
+        let e = verify_code(
+            &ctx,
+            VerifyRequest { flow: r.flow, method: "email".into(), code: Some(last_code(&s.env)), answers: None },
+        )
+        .unwrap_err();
+        assert_eq!(e.error(), "step_up_required");
+        assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.alternate_email.is_none());
+    }
+
+    #[test]
+    fn a_step_up_is_a_gate_like_a_reset_failed_proofs_count() {
+        let s = signed_in_with_contacts();
+        let ctx = s.env.ctx();
+        let r = verify(&ctx, &s.session(), &s.key).unwrap();
+        send_code(
+            &ctx,
+            &s.env.outbox(),
+            SendCodeRequest { flow: r.flow.clone(), method: "mobile_text".into(), destination: "4255550111".into() },
+        )
+        .unwrap();
+        let code = last_code(&s.env);
+        let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        for left in (0..5).rev() {
+            let e = verify_code(
+                &ctx,
+                VerifyRequest {
+                    flow: r.flow.clone(),
+                    method: "mobile_text".into(),
+                    code: Some(wrong.clone()),
+                    answers: None,
+                },
+            )
+            .unwrap_err();
+            assert_eq!((e.error(), e.details.unwrap()["attempts_left"].as_u64()), ("wrong_code", Some(left)));
+        }
+        // Five failed proofs block resets and step-ups alike, for a day.
+        assert_eq!(verify(&ctx, &s.session(), &s.key).unwrap_err().error(), "reset_blocked");
+        assert!(status(&ctx, &s.session()).unwrap().step_up_required);
+    }
+
+    #[test]
+    fn every_change_tells_every_previous_contact_and_is_audited_masked() {
+        let s = signed_in_with_contacts();
+        let ctx = s.env.ctx();
+        step_up(&s, "office_call", "+1 425 555 0199").unwrap();
+        let before = notify::outbox(&*s.env.store, 100).unwrap().len();
+        prove(&s, "alternate_email", "", "sam.new@fabrikam.com", "").unwrap();
+        let out = notify::outbox(&*s.env.store, 100).unwrap();
+        // The code to the new address, then one notice to each contact the user had before.
+        let notices: Vec<_> = out[..out.len() - before - 1].iter().map(|e| e.message.clone()).collect();
+        let mut to: Vec<(notify::Channel, &str)> = notices.iter().map(|m| (m.channel, m.to.as_str())).collect();
+        to.sort_by_key(|(_, t)| t.to_string());
+        assert_eq!(
+            to,
+            vec![
+                (notify::Channel::Sms, "+14255550111"),
+                (notify::Channel::Voice, "+14255550199"),
+                (notify::Channel::Email, "sam.old@fabrikam.com"),
+            ]
+        );
+        for m in &notices {
+            assert!(m.body.contains("Your security info changed"), "{}", m.body);
+            assert!(m.body.contains("If this wasn't you, contact your administrator"), "{}", m.body);
+            assert!(!m.body.contains("sam.new"), "the new address is not spelled out: {}", m.body);
+        }
+        // Questions and a removal are changes too; the new email hears of them now.
+        set_questions(&ctx, &s.env.outbox(), &s.session(), three_answers()).unwrap();
+        assert!(notify::outbox(&*s.env.store, 3).unwrap().iter().any(|e| e.message.to == "sam.new@fabrikam.com"));
+        remove(&ctx, &s.env.outbox(), &s.session(), "office_phone").unwrap();
+        let last = notify::outbox(&*s.env.store, 1).unwrap().remove(0).message;
+        assert!(last.body.contains("office phone of your account sam@contoso.com was removed"), "{}", last.body);
+
+        let events = audit::list(
+            &*s.env.store,
+            &audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+        )
+        .unwrap();
+        let details: Vec<_> = events.iter().rev().map(|e| e.detail.clone()).collect();
+        assert_eq!(
+            details[0],
+            json!({ "method": "alternate_email", "action": "replaced", "from": "s•••@fabrikam.com", "to": "s•••@fabrikam.com", "notified": 3 })
+        );
+        assert_eq!(details[1]["action"], "added");
+        assert_eq!(
+            (details[1]["from"].clone(), details[1]["to"].clone()),
+            (serde_json::Value::Null, json!(["q29", "q12", "q30"]))
+        );
+        assert_eq!(
+            details[2],
+            json!({ "method": "office_phone", "action": "removed", "from": "+1 •••• ••99", "to": null, "notified": 3 })
+        );
+        let audit_text = serde_json::to_string(&events).unwrap();
+        for plain in ["sam.old", "sam.new", "5550111", "5550199", "lasagne"] {
+            assert!(!audit_text.to_lowercase().contains(plain), "{plain} in the audit");
+        }
+        let stepped =
+            audit::list(&*s.env.store, &audit::Query { kind: Some("stepped_up".into()), ..Default::default() })
+                .unwrap();
+        assert_eq!(stepped[0].detail["method"], "office_call");
+    }
+
+    #[test]
+    fn a_first_registration_tells_no_one() {
+        let s = signed_in_blank();
+        prove(&s, "alternate_email", "", "sam@fabrikam.com", "").unwrap();
+        let out = notify::outbox(&*s.env.store, 10).unwrap();
+        assert_eq!(out.len(), 1, "only the code");
+        let e = &audit::list(
+            &*s.env.store,
+            &audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+        )
+        .unwrap()[0];
+        assert_eq!(
+            e.detail,
+            json!({ "method": "alternate_email", "action": "added", "from": null, "to": "s•••@fabrikam.com", "notified": 0 })
+        );
     }
 }

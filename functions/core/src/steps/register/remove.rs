@@ -1,10 +1,11 @@
 //! `DELETE /api/register/<method>`: removes a method, never below the number
-//! the policy requires.
+//! the policy requires, and only after a step-up of the session (there is
+//! always something registered to remove).
 
 use super::*;
 
 /// `DELETE /api/register/<method>`: never below the required number of methods.
-pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
+pub fn remove(ctx: &Ctx, notifier: &dyn Notifier, s: &Session, method: &str) -> Result<Status> {
     let contact = Contact::parse(method).ok_or_else(|| {
         ApiError::new(ErrorCode::NotFound, format!("No method `{}`.", method.chars().take(40).collect::<String>()))
     })?;
@@ -19,35 +20,24 @@ pub fn remove(ctx: &Ctx, s: &Session, method: &str) -> Result<Status> {
     if !has {
         return Err(ApiError::new(ErrorCode::MethodNotRegistered, "This method is not registered."));
     }
+    step_up::require(ctx, &policy, s, &user)?;
     // Decided inside the compare-and-swap, so two removals at once cannot both pass.
-    let refused = Cell::new(false);
-    let after = users::update(ctx.store, &user.id, |u| {
-        let mut next = u.clone();
+    let after = step_up::change(ctx, notifier, &policy, s, &user.id, contact, |next| {
         match contact {
             Contact::AuthenticationPhone => next.contacts.authentication_phone = None,
             Contact::OfficePhone => next.contacts.office_phone = None,
             Contact::AlternateEmail => next.contacts.alternate_email = None,
             Contact::SecurityQuestions => next.security_answers.clear(),
         }
-        let ok = registered(&policy, &next).len() >= next.gates_required(&policy) as usize;
-        refused.set(!ok);
-        if ok {
-            *u = next;
+        let need = next.gates_required(&policy);
+        if registered(&policy, next).len() >= need as usize {
+            return Ok(());
         }
-    })?;
-    if refused.get() {
-        let need = after.gates_required(&policy);
-        return Err(ApiError::new(
+        Err(ApiError::new(
             ErrorCode::BelowRequired,
             format!("At least {need} methods must stay registered; add another method before removing this one."),
         )
-        .with_details(json!({ "required": need })));
-    }
-    audit::append(
-        ctx,
-        "registration_changed",
-        Some(&user.id),
-        json!({ "method": contact.as_str(), "action": "removed" }),
-    )?;
-    Ok(status_of(ctx, &policy, &after))
+        .with_details(json!({ "required": need })))
+    })?;
+    Ok(status_of(ctx, &policy, &after, s))
 }

@@ -77,8 +77,9 @@ fn check_questions(
     if problems.is_empty() { Ok(chosen) } else { Err(problems) }
 }
 
-/// `PUT /api/register/questions`: replaces the user's questions and answers.
-pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<Status> {
+/// `PUT /api/register/questions`: replaces the user's questions and answers
+/// (a step-up first when anything is registered; every previous contact is told).
+pub fn set_questions(ctx: &Ctx, notifier: &dyn Notifier, s: &Session, req: QuestionsRequest) -> Result<Status> {
     let policy = Policy::load(ctx.store)?;
     let user = signed_in_user(ctx, s)?;
     if !Contact::SecurityQuestions.allowed(&policy, &user) {
@@ -90,6 +91,8 @@ pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<St
     let chosen = check_questions(&policy, &req).map_err(|problems| {
         ApiError::new(ErrorCode::InvalidQuestions, problems.join(" ")).with_details(json!({ "problems": problems }))
     })?;
+    // Before the hashing work; decided again inside the record's compare-and-swap.
+    step_up::require(ctx, &policy, s, &user)?;
     let mut answers = Vec::with_capacity(chosen.len());
     for (q, normalised) in &chosen {
         answers.push(SecurityAnswer {
@@ -99,16 +102,10 @@ pub fn set_questions(ctx: &Ctx, s: &Session, req: QuestionsRequest) -> Result<St
         });
     }
     let now = ctx.now();
-    let had = !user.security_answers.is_empty();
-    let user = users::update(ctx.store, &user.id, |u| {
+    let user = step_up::change(ctx, notifier, &policy, s, &user.id, Contact::SecurityQuestions, |u| {
         u.security_answers = answers.clone();
         u.registered_at = Some(now);
+        Ok(())
     })?;
-    audit::append(
-        ctx,
-        "registration_changed",
-        Some(&user.id),
-        json!({ "method": "security_questions", "action": if had { "replaced" } else { "added" }, "questions": chosen.iter().map(|(q, _)| q.id.clone()).collect::<Vec<_>>() }),
-    )?;
-    Ok(status_of(ctx, &policy, &user))
+    Ok(status_of(ctx, &policy, &user, s))
 }

@@ -1,5 +1,6 @@
 //! `POST /api/register/start`: begins proving a phone or email with a
-//! `register` flow, which send-code and verify-code then drive.
+//! `register` flow, which send-code and verify-code then drive. With anything
+//! registered already, the session must be stepped up (403 `step_up_required`).
 
 use super::*;
 
@@ -77,6 +78,8 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     if !contact.allowed(&policy, &user) || !policy.methods_allowed.contains(&send_method) {
         return Err(ApiError::method_unavailable());
     }
+    // Told now, before a code goes out; verify-code decides again when it saves.
+    step_up::require(ctx, &policy, s, &user)?;
     let registration = Registration { contact, phone, email, session_key: session_key.to_owned() };
     let destination = registration.destination();
     let started = flow::start(ctx, Purpose::Register, &user.id, 1, vec![send_method], policy.flow_lifetime_seconds)?;

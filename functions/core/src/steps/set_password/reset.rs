@@ -34,7 +34,7 @@ fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
     throttle::clear_failed_proofs(ctx, user_id)?;
     throttle::clear(ctx, "email", user_id, 600)?;
     for m in MethodId::ALL {
-        let subject = format!("{user_id}:{}", m.as_str());
+        let subject = crate::flow::gate::factor_subject(user_id, m);
         throttle::clear(ctx, "send", &subject, 3600)?;
         throttle::clear(ctx, "validate", &subject, 3600)?;
     }
