@@ -8,6 +8,13 @@
 #   UNLATCH_SPIN=$(command -v spin) bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian's redis-server, for the runner's Redis store tests and the two-host e2e
+# suite; each test starts its own on a free loopback port (no persistence).
+if ! command -v redis-server >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq redis-server >/dev/null
+fi
 bash tests/build-components.sh
 cargo build --locked --target wasm32-wasip2 --release -p runner-probe
 # Formatting and lints first: native crates natively, components for wasm.

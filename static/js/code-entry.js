@@ -69,10 +69,30 @@ export class CodeEntry {
     say(this.region);
     this.cooldown.start();
     show(this.step);
+    this.listenForSms();
   }
 
   stop() {
     this.cooldown.stop();
+    this.webOtp?.abort();
+  }
+
+  // WebOTP, where the browser has it: a text ending in "@<this host> #<code>"
+  // fills the field (only for this origin) and submits it. Typing still works;
+  // any failure or refusal leaves the field as it is.
+  listenForSms() {
+    this.webOtp?.abort();
+    if (!('OTPCredential' in window)) return;
+    this.webOtp = new AbortController();
+    navigator.credentials
+      .get({ otp: { transport: ['sms'] }, signal: this.webOtp.signal })
+      .then((otp) => {
+        if (otp && otp.code && !this.step.hidden) {
+          this.input.value = otp.code;
+          this.check();
+        }
+      })
+      .catch(() => {});
   }
 
   async resend() {
@@ -84,6 +104,7 @@ export class CodeEntry {
       if (this.o.clearOnResend) this.input.value = '';
       this.input.focus();
       this.cooldown.start();
+      this.listenForSms();
       return;
     }
     if (!this.o.ended(r)) say(this.region, el('p', { text: explain(r) }));

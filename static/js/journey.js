@@ -11,7 +11,7 @@ const purpose = document.body.dataset.purpose === 'unlock' ? 'unlock' : 'reset';
 const state = { flow: null, username: '', methods: [], used: new Set(), gatesRequired: 1, gatesPassed: 0, method: null, destination: '' };
 
 const step = {
-  who: $('#step-who'), method: $('#step-method'), code: $('#step-code'), questions: $('#step-questions'),
+  who: $('#step-who'), method: $('#step-method'), code: $('#step-code'), call: $('#step-call'), questions: $('#step-questions'),
   password: $('#step-password'), done: $('#step-done'), end: $('#step-end'),
 };
 const captcha = new Captcha($('#pow-bar'), $('#pow-text'), $('#pow'));
@@ -25,8 +25,8 @@ publicPolicy().then((p) => {
 const VERBS = {
   email: { button: 'Email', text: (h) => `We'll email a verification code to your alternate email address (${h}). To make sure it's you, enter the full address first.`, label: 'Enter your full email address', type: 'email', auto: 'email', sent: (h) => `We've sent an email with a verification code to ${h}.` },
   mobile_text: { button: 'Text', text: (h) => `To protect your account, we need you to enter your complete mobile phone number (${h}) below. You will then receive a text message with a 6-digit verification code.`, label: 'Enter your full phone number, including the country code', type: 'tel', auto: 'tel', sent: (h) => `We've sent a text message with a verification code to your phone (${h}).` },
-  mobile_call: { button: 'Call', text: (h) => `To protect your account, we need you to enter your complete mobile phone number (${h}) below. We'll call it and read you a 6-digit verification code.`, label: 'Enter your full phone number, including the country code', type: 'tel', auto: 'tel', sent: (h) => `We're calling your phone (${h}) now with a verification code.` },
-  office_call: { button: 'Call', text: (h) => `To protect your account, we need you to enter your complete office phone number (${h}) below. We'll call it and read you a 6-digit verification code.`, label: 'Enter your full office phone number, including the country code', type: 'tel', auto: 'tel', sent: (h) => `We're calling your office phone (${h}) now with a verification code.` },
+  mobile_call: { button: 'Call', text: (h) => `To protect your account, we need you to enter your complete mobile phone number (${h}) below. We'll call it: answer and press # to verify.`, label: 'Enter your full phone number, including the country code', type: 'tel', auto: 'tel', sent: (h) => `We're calling ${h}. Answer and press #.` },
+  office_call: { button: 'Call', text: (h) => `To protect your account, we need you to enter your complete office phone number (${h}) below. We'll call it: answer and press # to verify.`, label: 'Enter your full office phone number, including the country code', type: 'tel', auto: 'tel', sent: (h) => `We're calling ${h}. Answer and press #.` },
   questions: { button: 'Next', text: () => 'Answer the security questions you registered. Answers are not case-sensitive.' },
 };
 
@@ -157,7 +157,8 @@ $('#method-form').addEventListener('submit', async (event) => {
   }
   if (r.ok) {
     state.destination = destination;
-    codeStep(r.data.expires_in);
+    if (m.kind === 'voice') callStep();
+    else codeStep(r.data.expires_in);
     return;
   }
   if (ended(r)) return;
@@ -189,7 +190,36 @@ function codeStep(expiresIn) {
   codeEntry.start(`${verb.sent(m.hint)}${lifetime ? ` It expires in ${wait(lifetime)}.` : ''}`);
 }
 
-for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => chooseMethod());
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { stopPoll(); chooseMethod(); });
+
+// ---- "Press #" calls: poll verify-code (no code) every 2 s until # is pressed ----
+let polling = null;
+const stopPoll = () => { clearInterval(polling); polling = null; };
+function callStep() {
+  $('#call-text').textContent = VERBS[state.method.id].sent(state.method.hint);
+  $('#call-again').hidden = true;
+  say($('#call-err'));
+  show(step.call);
+  stopPoll();
+  polling = setInterval(poll, 2000);
+}
+async function poll() {
+  const r = await api('/api/verify-code', { flow: state.flow, method: state.method.id });
+  if (!polling || r.status === 202) return;
+  stopPoll();
+  if (r.ok) return passed(r.data);
+  if (ended(r)) return;
+  say($('#call-err'), el('p', { text: explain(r) }));
+  $('#call-again').hidden = r.data.error !== 'call_failed';
+}
+$('#call-again').addEventListener('click', async () => {
+  const b = $('#call-again');
+  busy(b, true);
+  const r = await api('/api/send-code', { flow: state.flow, method: state.method.id, destination: state.destination });
+  busy(b, false);
+  if (r.ok) callStep();
+  else if (!ended(r)) say($('#call-err'), el('p', { text: explain(r) }));
+});
 
 // ---- Security questions ----
 function showQuestions(questions, note) {
@@ -234,6 +264,7 @@ async function passed(result) {
   state.used.add(state.method.id);
   state.gatesPassed = result.gates_passed;
   codeEntry.stop();
+  stopPoll();
   if (result.next === 'choose_method') {
     chooseMethod();
   } else if (result.next === 'set_password' && step.password) {

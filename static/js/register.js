@@ -310,8 +310,10 @@ function stepUp(r, retry, from) {
       if (!signedOut(up)) say($('[role="alert"]', from), el('p', { text: explain(up) }));
       return;
     }
-    state.up = { flow: up.data.flow, methods: up.data.methods, retry, from };
-    $('#sv-options').replaceChildren(...up.data.methods.map((m) => el('label', { class: 'option' },
+    // "Press #" calls are proven on the reset and unlock pages only; here a phone is proven by text.
+    const methods = up.data.methods.filter((m) => m.kind !== 'voice');
+    state.up = { flow: up.data.flow, methods, retry, from };
+    $('#sv-options').replaceChildren(...methods.map((m) => el('label', { class: 'option' },
       el('input', { type: 'radio', name: 'sv', value: m.id }),
       el('span', {}, el('span', { text: m.label }), m.hint ? el('span', { class: 'hint', text: m.hint }) : null))));
     $('#sv-panel').hidden = true;

@@ -114,7 +114,7 @@ async function seed(app) {
   };
   const nothing = { contacts: {}, security_answers: [] };
   const users = [
-    ['jane', everything], ['june', everything], ['chris', everything], ['rita', everything], ['kim', everything],
+    ['jane', everything], ['june', everything], ['chris', everything], ['rita', everything], ['kim', everything], ['cal', everything],
     ['lee', { ...everything, locked: true }],
     ['nora', nothing],
     ['adele', { ...everything, role: 'admin', security_answers: [] }],
@@ -189,6 +189,13 @@ export async function outbox(app, to) {
   const r = await fetch(`${app.base}/api/dev/outbox`);
   const { messages } = await r.json();
   return messages.find((m) => !to || m.to.includes(to));
+}
+
+/** Presses `digit` on the newest call in the dev outbox (its "press" action). */
+export async function pressCall(app, digit) {
+  const m = await outbox(app);
+  if (!m || !m.callback_url) throw new Error(`no call in the outbox: ${JSON.stringify(m)}`);
+  return call(app, `/api/dev/outbox/${m.seq}/press`, { digit });
 }
 
 export async function lastCode(app, to) {

@@ -2,7 +2,7 @@
 // accessibility, size and screenshots, in headless chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
+import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, pressCall, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
 const env = useAppAndBrowser();
 
@@ -79,6 +79,29 @@ describe('reset', () => {
     assert.ok(!page.url().includes('flow'), 'no flow id in the URL');
     assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in web storage');
     await screenshot(page, 'reset-done-1280');
+    clean(page);
+    await page.close();
+  });
+
+  test('a "press #" call: the page polls, offers "Call again" after another key, and # passes', async () => {
+    const page = await openPage(env.browser);
+    await who(page, 'reset', 'cal');
+    await heading(page, 'Verification step 1');
+    await pickAndSend(page, /Call my mobile phone/, MOBILE, 'Call');
+    await heading(page, 'Answer the call');
+    assert.match(await page.textContent('#call-text'), /We're calling \+1 [•\s]+12\. Answer and press #/);
+    const said = (await (await fetch(`${env.app.base}/api/dev/outbox`)).json()).messages[0];
+    assert.equal(said.channel, 'voice');
+    assert.ok(!/\d/.test(said.body), 'the call reads out no code');
+    assert.deepEqual(await axe(page), [], 'the call step');
+    await screenshot(page, 'reset-call-1280');
+    assert.equal((await pressCall(env.app, '1')).status, 200);
+    await page.getByRole('button', { name: 'Call again' }).waitFor();
+    assert.match(await page.textContent('#call-err'), /Call again/);
+    await page.getByRole('button', { name: 'Call again' }).click();
+    await page.waitForFunction(() => document.querySelector('#call-again').hidden);
+    assert.equal((await pressCall(env.app, '#')).status, 200);
+    await heading(page, 'Choose a new password');
     clean(page);
     await page.close();
   });

@@ -80,11 +80,13 @@ fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
         }
         UnlockUser(id) => with_host(req, |h| ok(200, admin::unlock_user(&h.ctx(), &id))),
         GetPolicy => with_host(req, |h| ok(200, admin::get_policy(&h.ctx()))),
+        CheckPolicy => with_host(req, |h| ok(200, admin::check_policy(&h.ctx()))),
         ReplacePolicy => {
             let body = unlatch_web::read_body(req, &["application/json"], unlatch_web::MAX_BODY)?;
             with_host(req, |h| ok(200, admin::replace_policy(&h.ctx(), body)))
         }
         ListAudit => with_host(req, |h| ok(200, admin::list_audit(&h.ctx(), req.query()))),
         Sweep => with_host(req, |h| ok(200, admin::sweep(&h.ctx()))),
+        Reindex => with_host(req, |h| ok(200, admin::reindex(&h.ctx()))),
     }
 }

@@ -65,6 +65,8 @@ error_codes! {
     ResetBlocked = 403 "reset_blocked",
     /// A signed-in write without the session's CSRF token.
     CsrfInvalid = 403 "csrf_invalid",
+    /// A provider callback (`/api/voice/<token>`) without a valid provider signature.
+    InvalidSignature = 403 "invalid_signature",
     /// Changing security info that exists needs a fresh proof with an existing method (`step_up`).
     StepUpRequired = 403 "step_up_required",
     NotFound = 404 "not_found",
@@ -80,6 +82,8 @@ error_codes! {
     FlowExpired = 410 "flow_expired",
     CodeExpired = 410 "code_expired",
     CodeBurned = 410 "code_burned",
+    /// A "press #" call was not confirmed with # (another key, hang-up, no answer).
+    CallFailed = 410 "call_failed",
     PayloadTooLarge = 413 "payload_too_large",
     /// Admin import: more lines than one import takes.
     TooManyLines = 413 "too_many_lines",
@@ -253,6 +257,15 @@ impl ApiError {
     }
     pub fn code_burned() -> Self {
         Self::new(ErrorCode::CodeBurned, "Too many wrong tries for this code. Please request a new one.")
+    }
+    pub fn invalid_signature() -> Self {
+        Self::new(ErrorCode::InvalidSignature, "This callback is not signed by the configured provider.")
+    }
+    pub fn call_failed() -> Self {
+        Self::new(
+            ErrorCode::CallFailed,
+            "The call was not answered or not confirmed with #. Call again, or choose another option.",
+        )
     }
     pub fn wrong_code(attempts_left: u32) -> Self {
         Self::new(ErrorCode::WrongCode, format!("That code is not right. {attempts_left} tries left."))

@@ -20,8 +20,8 @@ mod testing;
 
 // The curated surface the components and the test crates use.
 pub use domain::{
-    audit, blocklist, captcha, code, hashing, mask, methods, notify, password_policy, phone, policy, questions,
-    session, throttle, users,
+    audit, blocklist, captcha, code, delivery, hashing, mask, methods, notify, password_policy, phone, policy,
+    questions, session, templates, throttle, users,
 };
 pub use platform::{counter, kv, request, secrets, store};
 pub use steps::identify::contact_admin;

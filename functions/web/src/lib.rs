@@ -17,6 +17,7 @@ use unlatch_core::platform::route::Routed;
 use unlatch_core::request::BodyReader;
 
 mod host;
+pub mod outbound;
 
 pub use host::{Host, dev_mode, variable};
 pub use unlatch_core::request::MAX_BODY;

@@ -252,6 +252,7 @@ fn main() {
         listen: "127.0.0.1:0".parse().unwrap(),
         sqlite: Some(dir.join("kv.db")),
         env_vars: Default::default(),
+        ..Default::default()
     })
     .expect("the argon-probe fixture starts (build it with tests/bench.sh)");
     let paddr = probe.addr();

@@ -5,20 +5,28 @@
 //! `<bin> up -f spin.toml --listen 127.0.0.1:<port> --runtime-config-file <file> --state-dir <dir>`
 //!
 //! `<bin>` is `$UNLATCH_SPIN` (a real `spin`), or the repository's runner.
+//!
+//! `App::start_on_redis` points the runtime config at a Redis instead
+//! (`type = "redis"`), and `App::another_host` starts a second host on the
+//! same store, as two SpinKube replicas would share one.
 
 use crate::client::{self, Reply};
 use crate::kv::SqliteStore;
+use crate::redis::RedisStore;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use unlatch_core::{Store, StoreError};
 
 pub struct App {
     child: Option<Child>,
     addr: SocketAddr,
     sqlite: PathBuf,
+    /// The Redis URL of the default store, instead of `sqlite`.
+    redis: Option<String>,
     vars: HashMap<String, String>,
     dir: tempfile::TempDir,
 }
@@ -44,7 +52,7 @@ pub fn on_real_spin() -> bool {
 /// A port free now and never handed out before in this process: the kernel
 /// reuses a just-released port, and two apps on one port would talk to each
 /// other's host.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     loop {
@@ -76,15 +84,47 @@ impl App {
         let sqlite = dir.path().join("kv.db");
         let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App { child: None, addr, sqlite, vars, dir };
+        let mut app = App { child: None, addr, sqlite, redis: None, vars, dir };
+        app.boot();
+        app
+    }
+
+    /// The app with these variables, its default store on the Redis at `url`
+    /// (runtime config `type = "redis"`).
+    pub fn start_on_redis(url: &str, vars: &[(&str, &str)]) -> App {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut app = App { child: None, addr, sqlite: dir.path().join("kv.db"), redis: Some(url.into()), vars, dir };
+        app.boot();
+        app
+    }
+
+    /// A second host process on this one's store (same runtime config, same
+    /// variables, its own port and state directory).
+    pub fn another_host(&self) -> App {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut app = App {
+            child: None,
+            addr,
+            sqlite: self.sqlite.clone(),
+            redis: self.redis.clone(),
+            vars: self.vars.clone(),
+            dir,
+        };
         app.boot();
         app
     }
 
     fn boot(&mut self) {
         let config = self.dir.path().join("runtime-config.toml");
-        let toml =
-            format!("[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", self.sqlite.display().to_string());
+        let toml = match &self.redis {
+            Some(url) => format!("[key_value_store.default]\ntype = \"redis\"\nurl = {url:?}\n"),
+            None => {
+                format!("[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", self.sqlite.display().to_string())
+            }
+        };
         std::fs::write(&config, toml).expect("write the runtime config");
         // A port can be taken between probing and binding; try a few.
         for _ in 0..5 {
@@ -103,6 +143,11 @@ impl App {
                 .arg("--state-dir")
                 .arg(self.dir.path().join("state"))
                 .envs(self.vars.iter().map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v)));
+            // The host's output goes to a file the test reads (`App::logs`).
+            let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("host.log"));
+            if let Ok((out, err)) = log.and_then(|l| Ok((l.try_clone()?, l))) {
+                cmd.stdout(out).stderr(err);
+            }
             let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", host_binary().display()));
             self.child = Some(child);
             if self.wait_ready() {
@@ -138,6 +183,11 @@ impl App {
         }
     }
 
+    /// `kill -9` of the host (its whole process group); the store stays.
+    pub fn kill(&mut self) {
+        self.stop();
+    }
+
     /// Stops the host and starts a new one on the same key-value file.
     pub fn restart(&mut self) {
         self.stop();
@@ -145,8 +195,23 @@ impl App {
     }
 
     /// The app's key-value store, as core sees it.
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.sqlite)
+    pub fn store(&self) -> AppStore {
+        match &self.redis {
+            Some(url) => AppStore::Redis(RedisStore::open(url)),
+            None => AppStore::Sqlite(SqliteStore::open(&self.sqlite)),
+        }
+    }
+
+    /// Everything the host and the components wrote: the host's stdout and
+    /// stderr, and (on a real Spin) the component logs under the state directory.
+    pub fn logs(&self) -> String {
+        let mut out = std::fs::read_to_string(self.dir.path().join("host.log")).unwrap_or_default();
+        if let Ok(dir) = std::fs::read_dir(self.dir.path().join("state/logs")) {
+            for entry in dir.flatten() {
+                out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        out
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -176,5 +241,54 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The store an [`App`] runs on: its SQLite file or its Redis.
+pub enum AppStore {
+    Sqlite(SqliteStore),
+    Redis(RedisStore),
+}
+
+impl AppStore {
+    /// Every key and its raw value, sorted by key.
+    pub fn entries(&self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            AppStore::Sqlite(s) => s.entries(),
+            AppStore::Redis(r) => r.entries(),
+        }
+    }
+
+    fn inner(&self) -> &dyn Store {
+        match self {
+            AppStore::Sqlite(s) => s,
+            AppStore::Redis(r) => r,
+        }
+    }
+}
+
+impl Store for AppStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner().get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.inner().set(key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner().delete(key)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.inner().increment(key, delta)
+    }
+
+    fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        self.inner().compare_and_swap(key, expected, new)
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner().keys_with_prefix(prefix)
     }
 }

@@ -208,10 +208,29 @@ fn code_in(body: &str) -> Option<String> {
     runs.into_iter().find(|r| r.len() == 6)
 }
 
-/// Sends a code to `destination` and verifies it: one gate passed.
+/// Presses `digit` on the newest call in the dev outbox (`POST /api/dev/outbox/<seq>/press`).
+pub fn press_last_call(app: &App, digit: &str) -> Reply {
+    let call = outbox(app).into_iter().find(|m| m["callback_url"].is_string()).expect("a call in the outbox");
+    app.post_json(&format!("/api/dev/outbox/{}/press", call["seq"]), &json!({ "digit": digit }))
+}
+
+/// Polls verify-code for a call method (no code).
+pub fn poll_call(app: &App, flow: &str, method: &str) -> Reply {
+    app.post_json("/api/verify-code", &json!({ "flow": flow, "method": method }))
+}
+
+/// Sends a code to `destination` and verifies it: one gate passed. For a
+/// call method, the call is answered with # (the dev outbox's "press") and polled.
 pub fn pass_code_gate(app: &App, flow: &str, method: &str, destination: &str) -> Value {
     let sent = send_code(app, flow, method, destination);
     assert_eq!(sent.status, 202, "send-code: {}", sent.text());
+    if method.ends_with("_call") {
+        let pressed = press_last_call(app, "#");
+        assert_eq!(pressed.status, 200, "press: {}", pressed.text());
+        let verified = poll_call(app, flow, method);
+        assert_eq!(verified.status, 200, "poll: {}", verified.text());
+        return verified.json();
+    }
     let verified = verify_code(app, flow, method, &last_code(app));
     assert_eq!(verified.status, 200, "verify-code: {}", verified.text());
     verified.json()

@@ -6,6 +6,8 @@ pub mod app;
 pub mod client;
 pub mod journey;
 pub mod kv;
+pub mod providers;
+pub mod redis;
 
 pub use app::App;
 pub use client::Reply;

@@ -65,18 +65,23 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     assert_eq!(send_code(&app, &wrong_flow, "email", EMAIL).status, 202);
     let wrong = if last_code(&app) == "000000" { "111111" } else { "000000" };
     assert_eq!(verify_code(&app, &wrong_flow, "email", wrong).status, 401);
+    // voice-used: a "press #" call answered through the dev outbox.
+    let call_flow = start_flow(&app, "jane@contoso.com", "reset");
+    pass_code_gate(&app, &call_flow, "office_call", OFFICE);
     // signin-failures: a good sign-in clears the count, a wrong one counts.
     assert_eq!(signin(&app, "jane@contoso.com", NEW_PASSWORD).status, 200);
     assert_eq!(signin(&app, "jane@contoso.com", "wrong-password").status, 401);
     // unknown-failures: an unknown name is counted as a real account is.
     assert_eq!(signin(&app, "nobody@contoso.com", "wrong-password").status, 401);
-    // username-claim: a user created through the admin API.
+    // username-claim, user-index-seq, admins-claim: an administrator created through the admin API.
     let created = app.request(
         "POST",
         "/api/admin/users",
         &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "application/json")],
-        &serde_json::to_vec(&json!({ "username": "sam@contoso.com", "display_name": "Sam", "password": PASSWORD }))
-            .unwrap(),
+        &serde_json::to_vec(
+            &json!({ "username": "sam@contoso.com", "display_name": "Sam", "password": PASSWORD, "role": "admin" }),
+        )
+        .unwrap(),
     );
     assert_eq!(created.status, 201, "{}", created.text());
 

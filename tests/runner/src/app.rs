@@ -61,14 +61,17 @@ impl App {
     pub fn load(
         manifest_path: &std::path::Path,
         sqlite: Option<PathBuf>,
+        redis: Option<&str>,
         env_vars: &HashMap<String, String>,
     ) -> Result<App> {
         let manifest = Manifest::load(manifest_path)?;
         let router = Router::new(&manifest.triggers)?;
         let app_vars = variables::resolve_app_variables(&manifest, env_vars)?;
         let mut comp_vars = variables::resolve_component_variables(&manifest, &app_vars)?;
-        let sqlite = sqlite.unwrap_or_else(|| manifest.dir.join(".spin/sqlite_key_value.db"));
-        let kv = KvStore::open(&sqlite)?;
+        let kv = match redis {
+            Some(url) => KvStore::open_redis(url)?,
+            None => KvStore::open(&sqlite.unwrap_or_else(|| manifest.dir.join(".spin/sqlite_key_value.db")))?,
+        };
 
         let mut linker = Linker::<State>::new(engine());
         host::add_to_linker(&mut linker)?;
@@ -81,8 +84,8 @@ impl App {
                     bail!("component `{id}`: unknown key_value_stores label `{label}` (only `default` exists)");
                 }
             }
-            let allowed =
-                AllowedHosts::parse(&c.allowed_outbound_hosts).with_context(|| format!("component `{id}`"))?;
+            let allowed = AllowedHosts::resolve(&c.allowed_outbound_hosts, &app_vars)
+                .with_context(|| format!("component `{id}`"))?;
             let PreparedMounts { mounts, staging: dir } = files::prepare(id, &manifest.dir, &c.files)?;
             staging.extend(dir);
             let component = compile(&c.source)?;

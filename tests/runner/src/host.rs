@@ -1,6 +1,6 @@
 //! Per-request store state and the Spin host interfaces (variables, key-value).
 
-use crate::kv::{DEFAULT_STORE, KvStore, Swap};
+use crate::kv::{CasState, DEFAULT_STORE, KvStore, Swap};
 use crate::logs::{Prefixed, Target};
 use crate::outbound::{AllowedHosts, OutboundHooks};
 use crate::variables::{ComponentVariables, VariableError};
@@ -30,11 +30,12 @@ pub struct StoreHandle {
     label: String,
 }
 
-/// A CAS in progress: the value `current` last read (`None` until then).
+/// A CAS in progress: the backend's state (SQLite: the value `current` last
+/// read, `None` until then; Redis: the CAS's own connection).
 pub struct CasHandle {
     label: String,
     key: String,
-    expected: Option<Vec<u8>>,
+    state: Arc<std::sync::Mutex<CasState>>,
 }
 
 /// Everything a component's requests share, built once at startup.
@@ -238,9 +239,10 @@ impl atomics::Host for State {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        let CasHandle { label, key, expected } = self.table.get(&cas)?;
-        let (l, k, expected) = (label.clone(), key.clone(), expected.clone());
-        let outcome = self.kv(move |kv| kv.swap(&l, &k, expected.as_deref(), &value)).await?;
+        let CasHandle { label, key, state } = self.table.get(&cas)?;
+        let (l, k, state) = (label.clone(), key.clone(), state.clone());
+        let outcome =
+            self.kv(move |kv| kv.cas_swap(&l, &k, &state.lock().unwrap_or_else(|e| e.into_inner()), &value)).await?;
         match outcome {
             Ok(Swap::Done) => {
                 self.table.delete(cas)?;
@@ -258,22 +260,23 @@ impl atomics::Host for State {
 
 impl atomics::HostCas for State {
     async fn new(&mut self, h: Resource<StoreHandle>, key: String) -> WasiResult<Resource<CasHandle>> {
-        // Spin reads nothing here: `current` reads and remembers the value,
+        // Spin reads nothing here: `current` reads and remembers the value
+        // (Redis: watches the key on the CAS's own connection, opened here),
         // and a swap without `current` is unguarded.
         let label = self.label(&h)?;
-        Ok(Ok(self.table.push(CasHandle { label, key, expected: None })?))
+        match self.kv(|kv| kv.cas_new()).await? {
+            Ok(state) => Ok(Ok(self.table.push(CasHandle { label, key, state: Arc::new(state.into()) })?)),
+            Err(e) => Ok(Err(store::Error::Other(e))),
+        }
     }
 
     async fn current(&mut self, cas: Resource<CasHandle>) -> WasiResult<Option<Vec<u8>>> {
         let handle = self.table.get(&cas)?;
-        let (l, k) = (handle.label.clone(), handle.key.clone());
-        match self.kv(move |kv| kv.get(&l, &k)).await? {
-            Ok(value) => {
-                self.table.get_mut(&cas)?.expected = value.clone();
-                Ok(Ok(value))
-            }
-            Err(e) => Ok(Err(store::Error::Other(e))),
-        }
+        let (l, k, state) = (handle.label.clone(), handle.key.clone(), handle.state.clone());
+        Ok(self
+            .kv(move |kv| kv.cas_current(&l, &k, &mut state.lock().unwrap_or_else(|e| e.into_inner())))
+            .await?
+            .map_err(store::Error::Other))
     }
 
     async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
@@ -289,10 +292,7 @@ impl batch::Host for State {
         keys: Vec<String>,
     ) -> WasiResult<Vec<(String, Option<Vec<u8>>)>> {
         let label = self.label(&h)?;
-        Ok(self
-            .kv(move |kv| keys.into_iter().map(|k| Ok((k.clone(), kv.get(&label, &k)?))).collect())
-            .await?
-            .map_err(store::Error::Other))
+        Ok(self.kv(move |kv| kv.get_many(&label, &keys)).await?.map_err(store::Error::Other))
     }
 
     async fn set_many(&mut self, h: Resource<StoreHandle>, key_values: Vec<(String, Vec<u8>)>) -> WasiResult<()> {
@@ -302,7 +302,7 @@ impl batch::Host for State {
 
     async fn delete_many(&mut self, h: Resource<StoreHandle>, keys: Vec<String>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| keys.iter().try_for_each(|k| kv.delete(&label, k))).await?.map_err(store::Error::Other))
+        Ok(self.kv(move |kv| kv.delete_many(&label, &keys)).await?.map_err(store::Error::Other))
     }
 }
 

@@ -6,6 +6,7 @@
 //! transaction, and compare-and-swap as one guarded `UPDATE` (unguarded on an
 //! absent key). The facts are tabled in this crate's README.
 
+use crate::redis_kv::{CasConnection, RedisKv};
 use anyhow::{Context, Result, anyhow, bail};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub const DEFAULT_STORE: &str = "default";
 
 #[derive(Clone)]
-pub struct KvStore {
+pub struct SqliteKv {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
@@ -28,8 +29,8 @@ pub enum Swap {
     Conflict,
 }
 
-impl KvStore {
-    pub fn open(path: &Path) -> Result<KvStore> {
+impl SqliteKv {
+    pub fn open(path: &Path) -> Result<SqliteKv> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -45,7 +46,7 @@ impl KvStore {
                 PRIMARY KEY (store, key)
             )",
         )?;
-        Ok(KvStore { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
+        Ok(SqliteKv { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -148,4 +149,122 @@ fn write(c: &Connection, store: &str, key: &str, value: &[u8]) -> rusqlite::Resu
     )?
     .execute(params![store, key, value])
     .map(drop)
+}
+
+/// The runner's `default` store: SQLite (Spin's `type = "spin"`) or Redis
+/// (`type = "redis"`, `crate::redis_kv`). Store labels are checked by the host.
+#[derive(Clone)]
+pub enum KvStore {
+    Sqlite(SqliteKv),
+    Redis(RedisKv),
+}
+
+/// A compare-and-swap's state: SQLite remembers the value `current` read;
+/// Redis has a connection of its own, on which `current` sent `WATCH`.
+pub enum CasState {
+    Sqlite { expected: Option<Vec<u8>> },
+    Redis(CasConnection),
+}
+
+impl KvStore {
+    pub fn open(path: &Path) -> Result<KvStore> {
+        Ok(KvStore::Sqlite(SqliteKv::open(path)?))
+    }
+
+    pub fn open_redis(url: &str) -> Result<KvStore> {
+        Ok(KvStore::Redis(RedisKv::open(url)?))
+    }
+
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            KvStore::Sqlite(s) => s.get(store, key),
+            KvStore::Redis(r) => r.get(key),
+        }
+    }
+
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        match self {
+            KvStore::Sqlite(s) => s.set(store, key, value),
+            KvStore::Redis(r) => r.set(key, value),
+        }
+    }
+
+    pub fn delete(&self, store: &str, key: &str) -> Result<()> {
+        match self {
+            KvStore::Sqlite(s) => s.delete(store, key),
+            KvStore::Redis(r) => r.delete(key),
+        }
+    }
+
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        match self {
+            KvStore::Sqlite(s) => s.exists(store, key),
+            KvStore::Redis(r) => r.exists(key),
+        }
+    }
+
+    pub fn keys(&self, store: &str) -> Result<Vec<String>> {
+        match self {
+            KvStore::Sqlite(s) => s.keys(store),
+            KvStore::Redis(r) => r.keys(),
+        }
+    }
+
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        match self {
+            KvStore::Sqlite(s) => s.increment(store, key, delta),
+            KvStore::Redis(r) => r.increment(key, delta),
+        }
+    }
+
+    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        match self {
+            KvStore::Sqlite(s) => keys.iter().map(|k| Ok((k.clone(), s.get(store, k)?))).collect(),
+            KvStore::Redis(r) => r.get_many(keys),
+        }
+    }
+
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        match self {
+            KvStore::Sqlite(s) => s.set_many(store, pairs),
+            KvStore::Redis(r) => r.set_many(pairs),
+        }
+    }
+
+    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+        match self {
+            KvStore::Sqlite(s) => keys.iter().try_for_each(|k| s.delete(store, k)),
+            KvStore::Redis(r) => r.delete_many(keys),
+        }
+    }
+
+    /// A new CAS (`atomics.cas.new`): reads nothing on either backend.
+    pub fn cas_new(&self) -> Result<CasState> {
+        match self {
+            KvStore::Sqlite(_) => Ok(CasState::Sqlite { expected: None }),
+            KvStore::Redis(r) => Ok(CasState::Redis(r.cas_connection()?)),
+        }
+    }
+
+    /// `atomics.cas.current`: the value now, remembered (SQLite) or watched (Redis).
+    pub fn cas_current(&self, store: &str, key: &str, cas: &mut CasState) -> Result<Option<Vec<u8>>> {
+        match (self, cas) {
+            (KvStore::Sqlite(s), CasState::Sqlite { expected }) => {
+                let value = s.get(store, key)?;
+                expected.clone_from(&value);
+                Ok(value)
+            }
+            (_, CasState::Redis(conn)) => RedisKv::cas_current(conn, key),
+            (KvStore::Redis(_), CasState::Sqlite { .. }) => bail!("CAS state from another store"),
+        }
+    }
+
+    /// `atomics.swap`.
+    pub fn cas_swap(&self, store: &str, key: &str, cas: &CasState, value: &[u8]) -> Result<Swap> {
+        match (self, cas) {
+            (KvStore::Sqlite(s), CasState::Sqlite { expected }) => s.swap(store, key, expected.as_deref(), value),
+            (_, CasState::Redis(conn)) => RedisKv::cas_swap(conn, key, value),
+            (KvStore::Redis(_), CasState::Sqlite { .. }) => bail!("CAS state from another store"),
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod kv;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
+pub mod redis_kv;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
@@ -33,6 +34,8 @@ pub struct RunnerConfig {
     pub listen: String,
     /// Key-value database; default `.spin/sqlite_key_value.db` next to the manifest.
     pub sqlite: Option<PathBuf>,
+    /// A Redis URL: the default store is that Redis (as Spin's `type = "redis"`), and `sqlite` is unused.
+    pub redis: Option<String>,
     /// `SPIN_VARIABLE_*` values taking precedence over the process environment.
     pub env_vars: HashMap<String, String>,
 }
@@ -50,6 +53,7 @@ impl Default for RunnerConfig {
             manifest: PathBuf::from("spin.toml"),
             listen: "127.0.0.1:3000".into(),
             sqlite: None,
+            redis: None,
             env_vars: HashMap::new(),
         }
     }
@@ -73,7 +77,7 @@ impl Runner {
     }
 
     pub fn start_with_options(config: RunnerConfig, options: RunOptions) -> Result<RunningApp> {
-        let app = app::App::load(&config.manifest, config.sqlite.clone(), &config.env_vars)?;
+        let app = app::App::load(&config.manifest, config.sqlite.clone(), config.redis.as_deref(), &config.env_vars)?;
         let routes = app.router.table();
         let listener = std::net::TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -10,6 +10,7 @@ const USAGE: &str = "usage: unlatch-runner up [-f PATH] [--listen ADDR] [--runti
   -f, --from PATH               spin.toml, or the directory holding it (default ./spin.toml)
   --listen ADDR                 address to serve on (default 127.0.0.1:3000)
   --runtime-config-file FILE    Spin runtime config; [key_value_store.default] type = \"spin\", path = \"...\"
+                                or type = \"redis\", url = \"redis://...\"
   --state-dir DIR               where the default SQLite store lives (default .spin next to the manifest)
 
 Variables come from SPIN_VARIABLE_<NAME> environment variables or their defaults.
@@ -47,11 +48,15 @@ fn parse(args: &[String]) -> Result<(RunnerConfig, RunOptions)> {
         }
     }
     // As in Spin: a store the runtime config names wins; otherwise the state directory's file.
-    config.sqlite = match runtime_config {
-        Some(file) => runtime_config::sqlite_path(&file)?,
+    let named = match runtime_config {
+        Some(file) => runtime_config::default_store(&file)?,
         None => None,
+    };
+    match named {
+        Some(runtime_config::DefaultStore::Sqlite(path)) => config.sqlite = Some(path),
+        Some(runtime_config::DefaultStore::Redis(url)) => config.redis = Some(url),
+        None => config.sqlite = state_dir.map(|dir| dir.join(runtime_config::DEFAULT_SQLITE_FILE)),
     }
-    .or_else(|| state_dir.map(|dir| dir.join(runtime_config::DEFAULT_SQLITE_FILE)));
     Ok((config, options))
 }
 

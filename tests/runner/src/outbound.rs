@@ -33,15 +33,47 @@ struct AllowedHost {
 #[derive(Debug, Clone, Default)]
 pub struct AllowedHosts {
     entries: Vec<AllowedHost>,
+    /// A templated entry resolved to something that is not a host: as in
+    /// Spin, every request is then denied, and this says why.
+    invalid: Option<String>,
 }
 
 impl AllowedHosts {
+    /// Entries with no templates; an invalid one is a load error.
     pub fn parse(entries: &[String]) -> Result<AllowedHosts> {
-        let entries = entries
-            .iter()
-            .map(|e| parse_entry(e).with_context(|| format!("invalid allowed_outbound_hosts entry `{e}`")))
-            .collect::<Result<_>>()?;
-        Ok(AllowedHosts { entries })
+        Self::resolve(entries, &std::collections::BTreeMap::new())
+    }
+
+    /// Entries with `{{ app_var }}` templates resolved from the application
+    /// variables, as Spin does (`"{{ api_base }}"`, `"https://{{ host }}"`).
+    /// A template naming an unknown variable, or an invalid literal entry, is a
+    /// load error; a template whose *value* is not a valid host leaves the
+    /// component able to reach nothing (Spin logs "Error resolving variables
+    /// when checking request against allowed outbound hosts" and denies).
+    pub fn resolve(entries: &[String], app: &std::collections::BTreeMap<String, String>) -> Result<AllowedHosts> {
+        let mut parsed = Vec::new();
+        let mut invalid = None;
+        for e in entries {
+            if e.contains("{{") {
+                let value = crate::variables::expand(e, app)
+                    .with_context(|| format!("invalid allowed_outbound_hosts entry `{e}`"))?;
+                match parse_entry(&value) {
+                    Ok(entry) => parsed.push(entry),
+                    Err(err) => invalid = Some(format!("`{e}` resolved to `{value}`: {err}")),
+                }
+            } else {
+                parsed.push(parse_entry(e).with_context(|| format!("invalid allowed_outbound_hosts entry `{e}`"))?);
+            }
+        }
+        if invalid.is_some() {
+            parsed.clear();
+        }
+        Ok(AllowedHosts { entries: parsed, invalid })
+    }
+
+    /// Why every request is denied, when a template resolved to an invalid host.
+    pub fn invalid(&self) -> Option<&str> {
+        self.invalid.as_deref()
     }
 
     /// Whether a request to `scheme://host[:port]` is allowed.
@@ -81,7 +113,7 @@ fn default_port(scheme: &str) -> Option<u16> {
 
 fn parse_entry(entry: &str) -> Result<AllowedHost> {
     if entry.contains("{{") {
-        bail!("templated hosts are not supported by this runner");
+        bail!("unresolved template");
     }
     let Some((scheme, rest)) = entry.split_once("://") else {
         bail!("missing scheme (write e.g. `https://{entry}`)");
@@ -161,6 +193,13 @@ impl WasiHttpHooks for OutboundHooks {
         let scheme = uri.scheme_str().unwrap_or("https").to_string();
         let host = uri.host().unwrap_or_default().to_string();
         let allowed = self.allowed.allows(&scheme, &host, uri.port_u16());
+        if let Some(why) = self.allowed.invalid() {
+            eprintln!(
+                "[{}] outbound request to {uri} denied: error resolving allowed_outbound_hosts: {why}",
+                self.component
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
         if !allowed {
             eprintln!("[{}] outbound request to {uri} denied: not in allowed_outbound_hosts", self.component);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });

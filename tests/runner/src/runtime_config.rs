@@ -1,10 +1,16 @@
 //! Spin's runtime configuration file (`spin up --runtime-config-file`), as far
-//! as the runner supports it: the `default` key-value store on SQLite.
+//! as the runner supports it: the `default` key-value store on SQLite or Redis.
 //!
 //! ```toml
 //! [key_value_store.default]
 //! type = "spin"
 //! path = "kv/sqlite_key_value.db"   # relative paths are under the file's directory
+//! ```
+//!
+//! ```toml
+//! [key_value_store.default]
+//! type = "redis"
+//! url = "redis://127.0.0.1:6379"
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -27,10 +33,18 @@ struct StoreConfig {
     #[serde(rename = "type")]
     kind: String,
     path: Option<PathBuf>,
+    url: Option<String>,
 }
 
-/// The SQLite file of the `default` store that a runtime-config file names, if it names one.
-pub fn sqlite_path(file: &Path) -> Result<Option<PathBuf>> {
+/// The `default` store a runtime-config file names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DefaultStore {
+    Sqlite(PathBuf),
+    Redis(String),
+}
+
+/// The `default` store that a runtime-config file names, if it names one.
+pub fn default_store(file: &Path) -> Result<Option<DefaultStore>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed: File = toml::from_str(&text).with_context(|| format!("{} is not a runtime config", file.display()))?;
     let base = file.parent().unwrap_or(Path::new("."));
@@ -39,11 +53,19 @@ pub fn sqlite_path(file: &Path) -> Result<Option<PathBuf>> {
         if label != crate::kv::DEFAULT_STORE {
             bail!("key_value_store.{label}: the runner provides only the `default` store");
         }
-        if store.kind != "spin" {
-            bail!("key_value_store.{label}: type `{}` is not supported by the runner (only `spin`)", store.kind);
-        }
-        let path = store.path.unwrap_or_else(|| PathBuf::from(DEFAULT_SQLITE_FILE));
-        default = Some(if path.is_absolute() { path } else { base.join(path) });
+        default = Some(match store.kind.as_str() {
+            "spin" => {
+                let path = store.path.unwrap_or_else(|| PathBuf::from(DEFAULT_SQLITE_FILE));
+                DefaultStore::Sqlite(if path.is_absolute() { path } else { base.join(path) })
+            }
+            "redis" => match store.url {
+                Some(url) => DefaultStore::Redis(url),
+                None => bail!("key_value_store.{label}: a `redis` store needs a `url`"),
+            },
+            other => {
+                bail!("key_value_store.{label}: type `{other}` is not supported by the runner (only `spin`, `redis`)")
+            }
+        });
     }
     Ok(default)
 }
@@ -62,18 +84,26 @@ mod tests {
     #[test]
     fn spin_store_path_is_taken_as_is_or_under_the_file() {
         let (_d, f) = write("[key_value_store.default]\ntype = \"spin\"\npath = \"/tmp/x/kv.db\"\n");
-        assert_eq!(sqlite_path(&f).unwrap(), Some(PathBuf::from("/tmp/x/kv.db")));
+        assert_eq!(default_store(&f).unwrap(), Some(DefaultStore::Sqlite(PathBuf::from("/tmp/x/kv.db"))));
         let (d, f) = write("[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n");
-        assert_eq!(sqlite_path(&f).unwrap(), Some(d.path().join("kv.db")));
+        assert_eq!(default_store(&f).unwrap(), Some(DefaultStore::Sqlite(d.path().join("kv.db"))));
         let (_d, f) = write("");
-        assert_eq!(sqlite_path(&f).unwrap(), None);
+        assert_eq!(default_store(&f).unwrap(), None);
+    }
+
+    #[test]
+    fn redis_store_takes_its_url() {
+        let (_d, f) = write("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6390\"\n");
+        assert_eq!(default_store(&f).unwrap(), Some(DefaultStore::Redis("redis://127.0.0.1:6390".into())));
+        let (_d, f) = write("[key_value_store.default]\ntype = \"redis\"\n");
+        assert!(default_store(&f).unwrap_err().to_string().contains("needs a `url`"));
     }
 
     #[test]
     fn unsupported_stores_are_refused_clearly() {
-        let (_d, f) = write("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://localhost\"\n");
-        assert!(sqlite_path(&f).unwrap_err().to_string().contains("not supported"));
+        let (_d, f) = write("[key_value_store.default]\ntype = \"azure_cosmos\"\n");
+        assert!(default_store(&f).unwrap_err().to_string().contains("not supported"));
         let (_d, f) = write("[key_value_store.other]\ntype = \"spin\"\n");
-        assert!(sqlite_path(&f).unwrap_err().to_string().contains("only the `default` store"));
+        assert!(default_store(&f).unwrap_err().to_string().contains("only the `default` store"));
     }
 }

@@ -208,14 +208,37 @@ fn sqlite_store_basics_increment_and_cas() {
     assert!(kv.increment("default", "n", 1).is_err());
 
     kv.set("default", "c", b"a").unwrap();
-    assert_eq!(kv.swap("default", "c", Some(b"a"), b"b").unwrap(), Swap::Done);
-    assert_eq!(kv.swap("default", "c", Some(b"a"), b"z").unwrap(), Swap::Conflict);
+    let KvStore::Sqlite(sqlite) = &kv else { unreachable!("opened on a file") };
+    assert_eq!(sqlite.swap("default", "c", Some(b"a"), b"b").unwrap(), Swap::Done);
+    assert_eq!(sqlite.swap("default", "c", Some(b"a"), b"z").unwrap(), Swap::Conflict);
     assert_eq!(kv.get("default", "c").unwrap().as_deref(), Some(&b"b"[..]));
     // Absent-at-start is unguarded, as in Spin's SQLite backend.
-    assert_eq!(kv.swap("default", "c", None, b"y").unwrap(), Swap::Done);
+    assert_eq!(sqlite.swap("default", "c", None, b"y").unwrap(), Swap::Done);
     assert_eq!(kv.get("default", "c").unwrap().as_deref(), Some(&b"y"[..]));
 
     // A second connection (as another runner would open) sees the same data.
     let again = KvStore::open(&dir.path().join("sub/kv.db")).unwrap();
     assert_eq!(again.get("default", "c").unwrap().as_deref(), Some(&b"y"[..]));
+}
+
+#[test]
+fn templated_allowed_hosts_resolve_from_app_variables() {
+    let vars: std::collections::BTreeMap<String, String> = [
+        ("api".to_string(), "http://127.0.0.1:8080/".to_string()),
+        ("host".to_string(), "mail.example.com".to_string()),
+        ("empty".to_string(), String::new()),
+    ]
+    .into();
+    let entries = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let h = AllowedHosts::resolve(&entries(&["{{ api }}", "https://{{host}}"]), &vars).unwrap();
+    assert!(h.invalid().is_none());
+    assert!(h.allows("http", "127.0.0.1", Some(8080)));
+    assert!(h.allows("https", "mail.example.com", None));
+    assert!(!h.allows("http", "127.0.0.1", Some(8081)));
+    assert!(!h.allows("https", "other.example.com", None));
+    // An unknown variable fails the load; a value that is no host denies everything.
+    assert!(AllowedHosts::resolve(&entries(&["{{ nope }}"]), &vars).is_err());
+    let h = AllowedHosts::resolve(&entries(&["{{ empty }}", "{{ api }}"]), &vars).unwrap();
+    assert!(h.invalid().is_some_and(|why| why.contains("{{ empty }}")));
+    assert!(!h.allows("http", "127.0.0.1", Some(8080)));
 }

@@ -284,3 +284,39 @@ fn single_file_mappings_are_mounted_at_their_destination() {
     assert_eq!(get(app.addr(), "/exact?op=write&path=/etc/greeting.txt").status, 403);
     assert_eq!(get(app.addr(), "/exact?op=read&path=/hello.txt").status, 404);
 }
+
+/// `allowed_outbound_hosts = ["{{ api_base }}"]` resolved from the application
+/// variable, as Spin does: the configured origin is reachable, another host is
+/// not, and a value that is no host denies everything (as Spin logs and denies).
+#[test]
+fn templated_outbound_hosts_resolve_from_application_variables() {
+    let pong = pong_server();
+    let text = common::fixture_manifest_text()
+        .replace("[variables]\n", "[variables]\napi_base = { default = \"https://api.example.com\" }\n")
+        .replace(
+            "[component.restricted]\n",
+            "[component.restricted]\nallowed_outbound_hosts = [\"{{ api_base }}\", \"https://{{ greeting }}.example.com\"]\n",
+        );
+    let fx = Fixture::with_manifest(&text);
+    let mut config = fx.config();
+    config.env_vars.insert("SPIN_VARIABLE_API_BASE".into(), format!("http://127.0.0.1:{}/", pong.port()));
+    let app = Runner::start(config).expect("runner starts");
+    let allowed = get(app.addr(), &format!("/api/admin?op=outbound&url=http://127.0.0.1:{}/ping", pong.port()));
+    assert_eq!((allowed.status, allowed.body.as_str()), (200, "200 pong"));
+    let denied = get(app.addr(), &format!("/api/admin?op=outbound&url=http://localhost:{}/ping", pong.port()));
+    assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
+    drop(app);
+
+    // The default (the real origin) does not reach the loopback server.
+    let app = fx.start();
+    let denied = get(app.addr(), &format!("/api/admin?op=outbound&url=http://127.0.0.1:{}/ping", pong.port()));
+    assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
+    drop(app);
+
+    // A value that is not a host: nothing is reachable, not even the other entry.
+    let mut config = fx.config();
+    config.env_vars.insert("SPIN_VARIABLE_API_BASE".into(), String::new());
+    let app = Runner::start(config).expect("runner starts: Spin resolves these per request");
+    let denied = get(app.addr(), &format!("/api/admin?op=outbound&url=http://127.0.0.1:{}/ping", pong.port()));
+    assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
+}

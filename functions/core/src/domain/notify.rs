@@ -39,18 +39,63 @@ pub struct Message {
     pub body: String,
 }
 
-/// Why a message could not be handed over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyError(pub String);
+/// Why a message could not be handed over: what the audit records (never
+/// the message, a code or a credential).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyError {
+    pub reason: String,
+    /// The provider that failed (`twilio`, `acs`, ...); `None` for the outbox.
+    pub provider: Option<&'static str>,
+    /// The provider's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// The provider's id of the request, when it gave one.
+    pub request_id: Option<String>,
+    /// The provider throttled us (429): seconds to wait.
+    pub retry_after: Option<u64>,
+}
+
+impl NotifyError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), ..Self::default() }
+    }
+
+    /// `detail` (a JSON object) with what the audit keeps of the failure:
+    /// provider, HTTP status, the provider's request id and the reason.
+    pub fn audit_detail(&self, mut detail: serde_json::Value) -> serde_json::Value {
+        detail["provider"] = self.provider.unwrap_or("dev").into();
+        detail["status"] = self.status.into();
+        detail["request_id"] = self.request_id.clone().into();
+        detail["reason"] = self.reason.clone().into();
+        detail
+    }
+}
 
 impl std::fmt::Display for NotifyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "delivery failed: {}", self.0)
+        write!(f, "delivery failed: {}", self.reason)
     }
+}
+
+/// A "press #" verification call: the provider rings `to`, says `says`, and
+/// reports the key pressed (or that none was) to `callback_url`
+/// (`POST /api/voice/<token>`). No code is ever read out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceCall {
+    /// E.164 phone number.
+    pub to: String,
+    /// What the call says: who calls, and "press # to verify".
+    pub says: String,
+    pub callback_url: String,
 }
 
 pub trait Notifier {
     fn send(&self, msg: &Message) -> Result<(), NotifyError>;
+
+    /// Places a "press #" call. A provider without voice refuses it.
+    fn call(&self, call: &VoiceCall) -> Result<(), NotifyError> {
+        let _ = call;
+        Err(NotifyError::new("this provider cannot place calls"))
+    }
 }
 
 /// A message as kept in the dev outbox.
@@ -60,6 +105,9 @@ pub struct OutboxEntry {
     pub at: u64,
     #[serde(flatten)]
     pub message: Message,
+    /// For a call: where the "press" action reports the key (dev only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 const OUTBOX_SEQ: &str = keys::OUTBOX_SEQ;
@@ -70,13 +118,35 @@ pub struct DevOutbox<'a> {
     pub clock: &'a dyn Clock,
 }
 
-impl Notifier for DevOutbox<'_> {
-    fn send(&self, msg: &Message) -> Result<(), NotifyError> {
-        let fail = |e: crate::errors::ApiError| NotifyError(e.message);
-        let seq = Counter::new(self.store, OUTBOX_SEQ).add(1).map_err(|e| NotifyError(e.to_string()))? as u64;
-        let entry = OutboxEntry { seq, at: self.clock.now(), message: msg.clone() };
+impl DevOutbox<'_> {
+    fn append(&self, message: Message, callback_url: Option<String>) -> Result<(), NotifyError> {
+        let fail = |e: crate::errors::ApiError| NotifyError::new(e.message);
+        let seq = Counter::new(self.store, OUTBOX_SEQ).add(1).map_err(|e| NotifyError::new(e.to_string()))? as u64;
+        let entry = OutboxEntry { seq, at: self.clock.now(), message, callback_url };
         kv::put_json(self.store, &keys::outbox(seq), &entry).map_err(fail)
     }
+}
+
+impl Notifier for DevOutbox<'_> {
+    fn send(&self, msg: &Message) -> Result<(), NotifyError> {
+        self.append(msg.clone(), None)
+    }
+
+    /// Keeps the call in the outbox; `POST /api/dev/outbox/<seq>/press` answers it.
+    fn call(&self, call: &VoiceCall) -> Result<(), NotifyError> {
+        let message = Message {
+            channel: Channel::Voice,
+            to: call.to.clone(),
+            subject: "Verification call".into(),
+            body: call.says.clone(),
+        };
+        self.append(message, Some(call.callback_url.clone()))
+    }
+}
+
+/// One outbox entry (for the dev "press" action).
+pub fn outbox_entry(store: &dyn Store, seq: u64) -> Result<Option<OutboxEntry>> {
+    kv::get_json(store, &keys::outbox(seq))
 }
 
 /// The newest `n` outbox messages, newest first (for `GET /api/dev/outbox`).
@@ -99,7 +169,7 @@ pub struct FailingNotifier;
 
 impl Notifier for FailingNotifier {
     fn send(&self, _msg: &Message) -> Result<(), NotifyError> {
-        Err(NotifyError("provider unavailable".into()))
+        Err(NotifyError::new("provider unavailable"))
     }
 }
 

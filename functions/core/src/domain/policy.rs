@@ -120,6 +120,9 @@ pub struct Policy {
     /// Leading zero bits the proof-of-work CAPTCHA demands.
     pub captcha_difficulty: u8,
     pub captcha_lifetime_seconds: u64,
+    /// How codes and notices name the sender ("123456 is your Contoso
+    /// verification code"); empty: "Unlatch".
+    pub organisation_name: String,
 }
 
 impl Default for Policy {
@@ -146,6 +149,7 @@ impl Default for Policy {
             uniform_errors: false,
             captcha_difficulty: 16,
             captcha_lifetime_seconds: 300,
+            organisation_name: String::new(),
         }
     }
 }
@@ -230,6 +234,10 @@ impl Policy {
         check(
             self.helpdesk_contact.chars().count() <= 2048 && !self.helpdesk_contact.chars().any(char::is_control),
             "helpdesk_contact must be at most 2048 characters with no control characters.",
+        );
+        check(
+            self.organisation_name.chars().count() <= 64 && !self.organisation_name.chars().any(char::is_control),
+            "organisation_name must be at most 64 characters with no control characters.",
         );
         check(
             self.password.banned_terms.iter().all(|t| !t.chars().any(char::is_control)),

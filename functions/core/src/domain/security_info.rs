@@ -162,12 +162,17 @@ pub fn record_change(ctx: &Ctx, notifier: &dyn Notifier, before: &User, after: &
         Contact::SecurityQuestions => format!("the security questions of your account {} were {verb}", before.username),
         other => format!("the {} of your account {} was {verb}", other.name(), before.username),
     };
-    let body = format!("Your security info changed: {what}. If this wasn't you, contact your administrator now.");
+    let organisation = crate::domain::policy::Policy::load(ctx.store)?.organisation_name;
+    let (email_subject, body) = crate::domain::templates::notice(
+        crate::domain::templates::Notice::SecurityInfoChanged(&what),
+        &organisation,
+        &before.username,
+    );
     for (channel, to) in recipients {
-        let subject = if channel == Channel::Email { "Your security info changed".into() } else { String::new() };
+        let subject = if channel == Channel::Email { email_subject.clone() } else { String::new() };
         let msg = Message { channel, to, subject, body: body.clone() };
-        if notifier.send(&msg).is_err() {
-            audit::append(ctx, "notify_failed", Some(&after.id), json!({ "channel": channel }))?;
+        if let Err(e) = notifier.send(&msg) {
+            audit::append(ctx, "notify_failed", Some(&after.id), e.audit_detail(json!({ "channel": channel })))?;
         }
     }
     Ok(())

@@ -111,7 +111,9 @@ pub fn mark_stepped_up(ctx: &Ctx, key: &str, until: u64) -> Result<Session> {
         let Some((mut s, raw)) = kv::get_json_raw::<Session>(ctx.store, key)? else { return Err(not_signed_in()) };
         check_live(ctx, &s)?;
         s.stepped_up_until = Some(until);
-        if kv::swap_json(ctx.store, key, &raw, &s)? {
+        // Lost: re-read and retry (the session may have ended). Misreported
+        // (Spin's Redis store): the write id in the record tells it landed.
+        if kv::swap_json_checked(ctx.store, key, &raw, &s, ctx.random)?.is_some() {
             return Ok(s);
         }
     }

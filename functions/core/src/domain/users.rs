@@ -76,6 +76,10 @@ pub struct User {
     /// so a lock that ends by itself needs no clearing.
     #[serde(default)]
     pub lock_epoch: u64,
+    /// Its place in the append-only user index (`user-index:<n>`); 0 for a
+    /// user made before the index existed (`POST /api/admin/maintenance/reindex`).
+    #[serde(default)]
+    pub index: u64,
     #[serde(default)]
     pub registered_at: Option<u64>,
     #[serde(default)]
@@ -242,11 +246,19 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
         locked_until: None,
         failed_signins: 0,
         lock_epoch: 0,
+        index: 0,
         created_at: now,
         password_changed_at: now,
     };
+    let mut user = user;
+    // The index slot first: a user record never exists without its place in the pager.
+    user.index = Counter::new(ctx.store, keys::USER_INDEX_SEQ).add(1)? as u64;
+    ctx.store.set(&keys::user_index(user.index), user.id.as_bytes())?;
     kv::put_json(ctx.store, &user_key(&user.id), &user)?;
     ctx.store.set(&name_key(&user.username).ok_or_else(invalid_username)?, user.id.as_bytes())?;
+    if user.is_admin() {
+        set_admin(ctx.store, &user.id, true)?;
+    }
     Ok(user)
 }
 
@@ -272,9 +284,18 @@ pub fn update(store: &dyn Store, id: &str, change: impl Fn(&mut User)) -> Result
         let Some((mut user, raw)) = kv::get_json_raw::<User>(store, &key)? else {
             return Err(ApiError::new(ErrorCode::UserNotFound, "No such user."));
         };
+        let was_admin = user.is_admin();
         change(&mut user);
         user.id = id.to_owned();
-        if kv::swap_json(store, &key, &raw, &user)? {
+        // CAS over the bytes just read. Lost (another update landed first): read
+        // again and re-apply `change` to the new record. Misreported (Spin's
+        // Redis store says `cas-failed` after writing): the re-read in
+        // `swap_json_checked` finds this write's unique id, so it is not applied twice.
+        if kv::swap_json_checked(store, &key, &raw, &user, &crate::platform::clock::OsRandom)?.is_some() {
+            // A role change moves the user in or out of the admins record.
+            if user.is_admin() != was_admin {
+                set_admin(store, id, user.is_admin())?;
+            }
             return Ok(user);
         }
     }
@@ -294,7 +315,8 @@ pub fn update_when(store: &dyn Store, id: &str, change: impl Fn(&mut User) -> bo
             return Ok(None);
         }
         user.id = id.to_owned();
-        if kv::swap_json(store, &key, &raw, &user)? {
+        // As in `update`: lost = re-read and re-decide; misreported = the write id tells it landed.
+        if kv::swap_json_checked(store, &key, &raw, &user, &crate::platform::clock::OsRandom)?.is_some() {
             return Ok(Some(user));
         }
     }
@@ -303,7 +325,13 @@ pub fn update_when(store: &dyn Store, id: &str, change: impl Fn(&mut User) -> bo
 
 pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     let Some(user) = get(store, id)? else { return Ok(false) };
+    if user.is_admin() {
+        set_admin(store, id, false)?;
+    }
     store.delete(&user_key(id))?;
+    if user.index > 0 {
+        store.delete(&keys::user_index(user.index))?;
+    }
     if let (Some(name), Some(claim)) = (name_key(&user.username), name_claim_key(&user.username)) {
         store.delete(&name)?;
         Counter::new(store, claim).delete()?;
@@ -312,22 +340,69 @@ pub fn delete(store: &dyn Store, id: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// All user ids, sorted (for listing and for finding admins to notify).
-pub fn list_ids(store: &dyn Store) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = store
-        .keys_with_prefix("user:")?
-        .into_iter()
-        .filter_map(|k| k.strip_prefix("user:").map(str::to_owned))
-        .collect();
-    ids.sort();
-    Ok(ids)
+/// One page of the user index: up to `limit` users from position `after`
+/// (exclusive) on, in creation order, and the position to continue from. Work
+/// is bounded by the page, whatever the directory's size: holes left by
+/// deleted users are skipped, but at most `4 * limit` positions are read per
+/// call (the cursor then points past them).
+pub fn page(store: &dyn Store, after: u64, limit: usize) -> Result<(Vec<User>, Option<u64>)> {
+    let last = Counter::new(store, keys::USER_INDEX_SEQ).read()?.max(0) as u64;
+    let budget = (limit as u64).saturating_mul(4).max(1);
+    let mut users = Vec::new();
+    let mut at = after;
+    while at < last && at - after < budget && users.len() < limit {
+        at += 1;
+        let Some(id) = store.get(&keys::user_index(at))? else { continue };
+        if let Some(user) = get(store, &String::from_utf8_lossy(&id))? {
+            users.push(user);
+        }
+    }
+    Ok((users, (at < last).then_some(at)))
 }
 
-/// The first email of each administrator but `except`, at most `max` of them:
-/// who hears of an admin's reset and of "Contact an administrator".
+/// The administrators' ids, kept in one small record so that finding them
+/// reads one key, not the directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admins {
+    pub ids: Vec<String>,
+}
+
+pub fn admin_ids(store: &dyn Store) -> Result<Vec<String>> {
+    Ok(kv::get_json::<Admins>(store, keys::ADMINS)?.unwrap_or_default().ids)
+}
+
+/// Adds or removes `id` in the admins record. Compare-and-swap on an existing
+/// record; a lost race or a swap misreported as failed (Spin's Redis store
+/// does that) is settled by reading again: the loop ends once the membership
+/// holds. The record itself is created once, by whoever claims it.
+pub fn set_admin(store: &dyn Store, id: &str, admin: bool) -> Result<()> {
+    for _ in 0..64 {
+        let Some((mut rec, raw)) = kv::get_json_raw::<Admins>(store, keys::ADMINS)? else {
+            if Counter::new(store, keys::ADMINS_CLAIM).claim()? {
+                kv::put_json(store, keys::ADMINS, &Admins::default())?;
+            }
+            continue;
+        };
+        if rec.ids.iter().any(|x| x == id) == admin {
+            return Ok(());
+        }
+        if admin {
+            rec.ids.push(id.to_owned());
+        } else {
+            rec.ids.retain(|x| x != id);
+        }
+        // The outcome is not trusted either way (Spin's Redis store misreports
+        // it): the loop re-reads and stops once the record says what we want.
+        kv::swap_json(store, keys::ADMINS, &raw, &rec)?;
+    }
+    Err(ApiError::unavailable("The list of administrators is busy; please try again."))
+}
+
+/// The first email of up to `max` administrators (other than `except`):
+/// reads the admins record and at most `max` + 1 users.
 pub fn admin_emails(store: &dyn Store, except: Option<&str>, max: usize) -> Result<Vec<String>> {
     let mut emails = Vec::new();
-    for id in list_ids(store)?.into_iter().filter(|id| Some(id.as_str()) != except) {
+    for id in admin_ids(store)?.into_iter().filter(|id| Some(id.as_str()) != except) {
         if emails.len() >= max {
             break;
         }
@@ -398,6 +473,41 @@ pub const MAX_ADMIN_RECIPIENTS: usize = 100;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn admins_and_pages_are_found_without_reading_the_directory() {
+        use crate::testing::CountingStore;
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        for i in 0..60 {
+            let role = if i % 30 == 7 { Role::Admin } else { Role::User };
+            let email = format!("person{i}@contoso.com");
+            let contacts = Contacts { alternate_email: Some(email), ..Default::default() };
+            create(
+                &ctx,
+                NewUser { username: format!("u{i}"), password: "x".into(), role, contacts, ..Default::default() },
+            )
+            .unwrap();
+        }
+        let counting = CountingStore::new(&env.store);
+        let emails = admin_emails(&counting, None, 100).unwrap();
+        assert_eq!(emails, ["person7@contoso.com", "person37@contoso.com"]);
+        assert!(counting.reads() <= 3, "the admins record and the two admins: {}", counting.reads());
+
+        let counting = CountingStore::new(&env.store);
+        let (first, next) = page(&counting, 0, 10).unwrap();
+        assert_eq!((first.len(), next), (10, Some(10)));
+        assert!(counting.reads() <= 1 + 2 * 10, "a page reads its entries only: {}", counting.reads());
+
+        // Demoting an admin and deleting one keep the record in step.
+        let demoted = find_by_username(&*env.store, "u7").unwrap().unwrap();
+        update(&*env.store, &demoted.id, |u| u.role = Role::User).unwrap();
+        let gone = find_by_username(&*env.store, "u37").unwrap().unwrap();
+        delete(&*env.store, &gone.id).unwrap();
+        assert!(admin_ids(&*env.store).unwrap().is_empty());
+        let (rest, _) = page(&*env.store, 30, 100).unwrap();
+        assert_eq!(rest.len(), 29, "the deleted user is a hole the pager skips");
+    }
     use super::*;
     use crate::testing::TestEnv;
 

@@ -6,13 +6,14 @@ use crate::domain::audit;
 use crate::domain::code;
 use crate::domain::mask;
 use crate::domain::methods::{Kind, MethodId};
-use crate::domain::notify::{Channel, Message, Notifier};
+use crate::domain::notify::{Channel, Message, Notifier, NotifyError};
 use crate::domain::policy::Policy;
 use crate::domain::questions::Question;
+use crate::domain::templates;
 use crate::domain::throttle;
 use crate::domain::users::{self, User};
 use crate::errors::{ApiError, ErrorCode, Result};
-use crate::flow::{self, Flow, FlowState, PendingCode};
+use crate::flow::{self, Flow, FlowState, PendingCode, voice};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::keys;
@@ -71,6 +72,9 @@ pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId, check_block: bool)
     }
     let policy = Policy::load(ctx.store)?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
+    if method.kind() == Kind::Voice && !ctx.calls_possible() {
+        return Err(voice::calls_unavailable());
+    }
     if !flow.methods.contains(&method) || !user.available_methods(&policy).contains(&method) {
         return Err(ApiError::method_unavailable());
     }
@@ -135,26 +139,19 @@ pub fn reserve_destination_check(ctx: &Ctx, flow: &Flow, user_id: &str) -> Resul
     Ok(DestinationCheck { flow_key, user })
 }
 
-fn message(method: MethodId, to: String, code: &str, minutes: u64) -> Message {
-    let (channel, body) = match method.kind() {
-        Kind::Email => (
-            Channel::Email,
-            format!(
-                "Your verification code is {code}. It expires in {minutes} minutes. If you did not ask to reset your password, tell your administrator."
-            ),
-        ),
-        // A call reads the digits one by one.
-        Kind::Voice => {
-            let spoken = code.chars().map(String::from).collect::<Vec<_>>().join(" ");
-            (Channel::Voice, format!("Your verification code is {spoken}. Again: {spoken}."))
-        }
-        _ => (Channel::Sms, format!("{code} is your verification code. It expires in {minutes} minutes.")),
-    };
-    Message { channel, to, subject: "Your verification code".into(), body }
+/// The code message for `method` ([`templates`]: the organisation's name,
+/// the lifetime and, by SMS, the origin-bound line for the public host).
+fn message(ctx: &Ctx, policy: &Policy, method: MethodId, to: String, code: &str) -> Message {
+    let channel = Channel::for_kind(method.kind()).unwrap_or(Channel::Sms);
+    let host = templates::origin_host(&ctx.public_base_url);
+    let minutes = policy.code_lifetime_seconds.div_ceil(60);
+    templates::code_message(channel, to, &policy.organisation_name, code, minutes, host.as_deref())
 }
 
 /// Makes a fresh code for `method` (replacing any earlier one), stores only
 /// its keyed hash in the flow, and sends it to `to` (normalised destination).
+/// A call method of a reset, unlock or step-up places a "press #" call
+/// instead ([`voice::prepare`]): no code, a callback token.
 #[allow(clippy::too_many_arguments)]
 pub fn deliver(
     ctx: &Ctx,
@@ -166,6 +163,29 @@ pub fn deliver(
     method: MethodId,
     to: String,
 ) -> Result<SendCodeResponse> {
+    let hint = if method == MethodId::Email {
+        mask::email(&to)
+    } else {
+        format!("+•••{}", &to[to.len().saturating_sub(2)..])
+    };
+    // A call to prove a reset, unlock or step-up says "press #"; it never reads out a code.
+    if method.kind() == Kind::Voice && flow.purpose != flow::Purpose::Register {
+        let (pending, call) = voice::prepare(ctx, &flow, method, &to, policy.code_lifetime_seconds)?;
+        flow.pending = Some(pending);
+        flow.questions.clear();
+        flow.state = FlowState::CodeSent;
+        flow::save(ctx, &flow, raw)?;
+        if let Err(e) = voice::place(notifier, &call) {
+            return Err(delivery_failed(ctx, user_id, method, &hint, &e)?);
+        }
+        audit::append(
+            ctx,
+            "call_placed",
+            Some(user_id),
+            json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }),
+        )?;
+        return Ok(SendCodeResponse { expires_in: Some(policy.code_lifetime_seconds), questions: None });
+    }
     let plain = code::generate(ctx.random);
     let code_id = kv::random_hex(ctx.random, 8);
     flow.pending = Some(PendingCode {
@@ -174,23 +194,15 @@ pub fn deliver(
         code_id,
         expires_at: ctx.now() + policy.code_lifetime_seconds,
         destination: to.clone(),
+        call: None,
     });
     flow.questions.clear();
     flow.state = FlowState::CodeSent;
     flow::save(ctx, &flow, raw)?;
 
-    let hint = if method == MethodId::Email {
-        mask::email(&to)
-    } else {
-        format!("+•••{}", &to[to.len().saturating_sub(2)..])
-    };
-    let msg = message(method, to, &plain, policy.code_lifetime_seconds.div_ceil(60));
+    let msg = message(ctx, policy, method, to, &plain);
     if let Err(e) = notifier.send(&msg) {
-        audit::append(ctx, "delivery_failed", Some(user_id), json!({ "method": method.as_str(), "to": hint }))?;
-        return Err(ApiError::delivery_failed(format!(
-            "The code could not be sent ({}). Please try again or choose another option.",
-            e.0
-        )));
+        return Err(delivery_failed(ctx, user_id, method, &hint, &e)?);
     }
     audit::append(
         ctx,
@@ -199,6 +211,22 @@ pub fn deliver(
         json!({ "flow_purpose": flow.purpose.as_str(), "method": method.as_str(), "to": hint }),
     )?;
     Ok(SendCodeResponse { expires_in: Some(policy.code_lifetime_seconds), questions: None })
+}
+
+/// Audits a failed hand-over (provider, its HTTP status and request id;
+/// never the message or a credential) and makes the answer: the provider's
+/// 429 as ours with its `Retry-After`, anything else 502 `delivery_failed`.
+/// The send was already counted, and the flow stays as it was for another try.
+fn delivery_failed(ctx: &Ctx, user_id: &str, method: MethodId, hint: &str, e: &NotifyError) -> Result<ApiError> {
+    let detail = e.audit_detail(json!({ "method": method.as_str(), "to": hint }));
+    audit::append(ctx, "delivery_failed", Some(user_id), detail)?;
+    if let Some(seconds) = e.retry_after {
+        let mut throttled = ApiError::throttled(seconds);
+        throttled.message =
+            "The message service is busy. Please wait before trying again, or choose another option.".into();
+        return Ok(throttled);
+    }
+    Ok(ApiError::delivery_failed("The code could not be sent. Please try another method, or try again later."))
 }
 
 /// The typed code, trimmed: missing → 400 `missing_field`, absurdly long → 400.
@@ -231,6 +259,23 @@ pub fn check_code(
     user_id: &str,
     check_block: bool,
 ) -> Result<std::result::Result<String, u32>> {
+    check_proof(ctx, policy, flow, method, user_id, check_block, |pending| {
+        pending.call.is_none() && code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash)
+    })
+}
+
+/// [`check_code`]'s rules for any proof of the pending entry: `proven` is
+/// evaluated only after the try was counted and a failed-proof slot taken.
+/// A "press #" callback goes through here with "was the key #?".
+pub fn check_proof(
+    ctx: &Ctx,
+    policy: &Policy,
+    flow: &Flow,
+    method: MethodId,
+    user_id: &str,
+    check_block: bool,
+    proven: impl FnOnce(&PendingCode) -> bool,
+) -> Result<std::result::Result<String, u32>> {
     let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method) else {
         return Err(ApiError::flow_state("No code was sent for this option; request one first."));
     };
@@ -253,7 +298,7 @@ pub fn check_code(
         3600,
     )?;
     let slot = if check_block { Some(throttle::reserve_proof(ctx, policy, user_id)?) } else { None };
-    if code::matches(&ctx.secrets.code_key, &flow.id, &pending.code_id, typed, &pending.hash) {
+    if proven(pending) {
         if let Some(slot) = slot {
             slot.refund(ctx)?;
         }
@@ -264,6 +309,25 @@ pub fn check_code(
         }
         Ok(Err((limit - n) as u32))
     }
+}
+
+/// Marks the call of `method` failed (polling then answers 410), if the flow
+/// still holds that call (`code_id`); retried on a CAS race.
+pub fn fail_call(ctx: &Ctx, flow_id: &str, method: MethodId, code_id: &str) -> Result<()> {
+    for _ in 0..8 {
+        let purposes = [flow::Purpose::Reset, flow::Purpose::Unlock, flow::Purpose::StepUp];
+        let (mut flow, raw) = flow::load(ctx, flow_id, &purposes)?;
+        let Some(pending) = flow.pending.as_mut().filter(|p| p.method == method && p.code_id == code_id) else {
+            return Ok(());
+        };
+        pending.call = Some(voice::CallStatus::Failed);
+        match flow::save(ctx, &flow, &raw) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code == ErrorCode::FlowState => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::flow_state("This session is busy; please try again."))
 }
 
 /// Marks `method` passed, provided the flow still holds the same pending

@@ -21,6 +21,7 @@ use sha2::Sha256;
 pub mod gate;
 pub mod registration;
 pub mod step_up;
+pub mod voice;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +72,9 @@ pub struct PendingCode {
     pub expires_at: u64,
     /// The normalised destination the code went to (a registration saves it once proven).
     pub destination: String,
+    /// For a "press #" call (no code; `hash` names its callback token): where it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<voice::CallStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +224,24 @@ pub fn load(ctx: &Ctx, id: &str, purposes: &[Purpose]) -> Result<(Flow, Vec<u8>)
     Ok((flow, raw))
 }
 
+/// The flow record alone, in one KV read (polling): unknown → 404, past
+/// expiry → 410 `flow_expired`. The caller checks state and purpose; the
+/// `flow-done` claim is not read, so a consumed flow shows its last state.
+pub fn peek(ctx: &Ctx, id: &str) -> Result<Flow> {
+    let id = id.trim();
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::flow_not_found());
+    }
+    let Some(mut flow) = kv::get_json::<Flow>(ctx.store, &flow_key(ctx, id))? else {
+        return Err(ApiError::flow_not_found());
+    };
+    if ctx.now() >= flow.expires_at {
+        return Err(ApiError::flow_expired());
+    }
+    flow.id = id.to_owned();
+    Ok(flow)
+}
+
 /// A live flow of any purpose: the steps that serve every journey load once
 /// and then match on [`Flow::purpose`].
 pub fn load_any(ctx: &Ctx, id: &str) -> Result<(Flow, Vec<u8>)> {
@@ -241,11 +263,15 @@ pub fn load_owned(ctx: &Ctx, id: &str, purposes: &[Purpose], user_id: &str) -> R
 /// Writes `flow` only if the record still holds `raw`; a concurrent step
 /// that changed it first wins and this one gets 409 `flow_state`.
 pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
-    let bytes = serde_json::to_vec(flow).map_err(|_| ApiError::internal("A record could not be encoded."))?;
-    if ctx.store.compare_and_swap(&flow_key(ctx, &flow.id), raw, &bytes)? {
-        Ok(bytes)
-    } else {
-        Err(ApiError::flow_state("This session was changed by another request. Please try again."))
+    // CAS over the bytes this request read. Lost (another request saved first):
+    // 409 and nothing of ours is stored; the client retries on the new state.
+    // Misreported (Spin's Redis store says `cas-failed` after writing): the
+    // re-read in `swap_json_checked` finds this write's unique id and it counts
+    // as saved. Gates that must hold once never rest on this: they are claimed
+    // with `increment` first.
+    match kv::swap_json_checked(ctx.store, &flow_key(ctx, &flow.id), raw, flow, ctx.random)? {
+        Some(bytes) => Ok(bytes),
+        None => Err(ApiError::flow_state("This session was changed by another request. Please try again.")),
     }
 }
 

@@ -50,7 +50,11 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str) -> Result<StepUpStart> {
             "Nothing is registered yet, so there is nothing to verify: set up a method directly.",
         ));
     }
-    let methods = user.available_methods(&policy);
+    let mut methods = user.available_methods(&policy);
+    // "Press #" calls need a callback address (`public_base_url`).
+    if !ctx.calls_possible() {
+        methods.retain(|m| m.kind() != crate::domain::methods::Kind::Voice);
+    }
     if methods.is_empty() {
         return Err(ApiError::new(
             ErrorCode::MethodUnavailable,

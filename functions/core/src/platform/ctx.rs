@@ -11,6 +11,9 @@ pub struct Ctx<'a> {
     pub random: &'a dyn Random,
     pub secrets: Secrets,
     pub client_addr: String,
+    /// Where providers reach our callbacks (`public_base_url`, no trailing
+    /// `/`); empty: "press #" calls cannot be placed, so call methods are not offered.
+    pub public_base_url: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -21,7 +24,18 @@ impl<'a> Ctx<'a> {
         secrets: Secrets,
         client_addr: impl Into<String>,
     ) -> Self {
-        Self { store, clock, random, secrets, client_addr: client_addr.into() }
+        Self { store, clock, random, secrets, client_addr: client_addr.into(), public_base_url: String::new() }
+    }
+
+    /// Sets the callbacks' base URL (trailing `/` dropped).
+    pub fn with_public_base_url(mut self, base: &str) -> Self {
+        self.public_base_url = base.trim().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Whether "press #" calls can be placed (a callback base is known).
+    pub fn calls_possible(&self) -> bool {
+        !self.public_base_url.is_empty()
     }
 
     pub fn now(&self) -> u64 {

@@ -17,8 +17,12 @@ pub const COUNTER_FAMILIES: &[&str] = &[
     "destination-mismatches:",
     "username-claim:",
     "secret-claim:",
+    "voice-used:",
     "audit-seq",
     "outbox-seq",
+    "user-index-seq",
+    "audit-user-seq:",
+    "admins-claim",
 ];
 
 /// Whether `key` belongs to a counter family.
@@ -71,6 +75,22 @@ pub fn audit(seq: u64) -> String {
     format!("audit:{seq}")
 }
 
+/// The `n`-th user ever created → their id (append-only; a deleted user leaves a hole).
+pub fn user_index(n: u64) -> String {
+    format!("user-index:{n}")
+}
+
+/// How far the admin reindex got through the audit trail (a sequence number).
+pub const REINDEX_AUDIT_CURSOR: &str = "reindex-audit-cursor";
+
+/// The ids of the administrators, one small record.
+pub const ADMINS: &str = "admins";
+
+/// The `n`-th audit event of one user → the global audit sequence number.
+pub fn audit_user(user_id: &str, n: u64) -> String {
+    format!("audit-user:{user_id}:{n}")
+}
+
 pub fn outbox(seq: u64) -> String {
     format!("outbox:{seq}")
 }
@@ -80,10 +100,29 @@ pub fn secret(name: &str) -> String {
     format!("secret:{name}")
 }
 
+/// A "press #" call out, under a keyed hash of its callback token (never the token).
+pub fn voice_call(token_hash: &str) -> String {
+    format!("voice-call:{token_hash}")
+}
+
 // Counters.
+
+/// Claimed by the one callback that answers a call's token (single use).
+pub fn voice_used(token_hash: &str) -> String {
+    format!("voice-used:{token_hash}")
+}
 
 pub const AUDIT_SEQ: &str = "audit-seq";
 pub const OUTBOX_SEQ: &str = "outbox-seq";
+/// How many users were ever created (the last `user-index:<n>`).
+pub const USER_INDEX_SEQ: &str = "user-index-seq";
+/// Claimed once, by whoever writes the first `admins` record.
+pub const ADMINS_CLAIM: &str = "admins-claim";
+
+/// How many audit events one user has (the last `audit-user:<id>:<n>`).
+pub fn audit_user_seq(user_id: &str) -> String {
+    format!("audit-user-seq:{user_id}")
+}
 
 pub fn username_claim(name: &str) -> String {
     format!("username-claim:{}", name.trim().to_lowercase())
@@ -165,6 +204,7 @@ mod tests {
             captcha_used(1, "n"),
             proofs_failed("u", "0", 3),
             secret_claim("code"),
+            voice_used("ab"),
             AUDIT_SEQ.to_owned(),
             OUTBOX_SEQ.to_owned(),
         ];
@@ -182,6 +222,7 @@ mod tests {
             audit(1),
             outbox(1),
             secret("code"),
+            voice_call("ab"),
         ];
         for key in &records {
             assert!(!is_counter(key), "{key}");

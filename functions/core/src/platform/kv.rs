@@ -34,6 +34,36 @@ pub fn swap_json<T: Serialize>(store: &dyn Store, key: &str, expected: &[u8], va
     Ok(store.compare_and_swap(key, expected, &bytes)?)
 }
 
+/// The field [`swap_json_checked`] stamps into a record: a fresh random id per write.
+pub const WRITE_ID: &str = "write_id";
+
+/// Replaces the record only if it still holds `expected`, stamped with a fresh
+/// write id (`"write_id"`, ignored when the record is read back), and says
+/// whether *this* write landed: `Some(bytes stored)`, or `None` when another
+/// write won. A swap reported done is trusted. A swap reported failed is
+/// checked by re-reading, because a host's report is not trustworthy: Spin's
+/// Redis store reports every swap as `cas-failed`, written or not (it sends
+/// `UNWATCH` with an argument, which Redis refuses). The record then holds this
+/// write's bytes (and its unique id) exactly when this write landed and nothing
+/// has replaced it since.
+pub fn swap_json_checked<T: Serialize>(
+    store: &dyn Store,
+    key: &str,
+    expected: &[u8],
+    value: &T,
+    random: &dyn crate::platform::clock::Random,
+) -> Result<Option<Vec<u8>>> {
+    let encode_error = || ApiError::internal("A record could not be encoded.");
+    let mut record = serde_json::to_value(value).map_err(|_| encode_error())?;
+    let fields = record.as_object_mut().ok_or_else(encode_error)?;
+    fields.insert(WRITE_ID.to_owned(), serde_json::Value::String(random_hex(random, 16)));
+    let bytes = serde_json::to_vec(&record).map_err(|_| encode_error())?;
+    if store.compare_and_swap(key, expected, &bytes)? {
+        return Ok(Some(bytes));
+    }
+    Ok((store.get(key)?.as_deref() == Some(&bytes[..])).then_some(bytes))
+}
+
 /// Lowercase hex of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {
     hex::encode(bytes)
@@ -76,5 +106,58 @@ mod tests {
         assert_eq!(from_hex("000fff"), Some(vec![0, 15, 255]));
         assert_eq!(from_hex("0g"), None);
         assert_eq!(from_hex("abc"), None);
+    }
+
+    /// Spin's Redis store: every swap is reported failed, whether it was written or not.
+    struct MisreportingStore(crate::platform::store::MemoryStore);
+
+    impl Store for MisreportingStore {
+        fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, crate::StoreError> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), crate::StoreError> {
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> std::result::Result<(), crate::StoreError> {
+            self.0.delete(key)
+        }
+        fn increment(&self, key: &str, delta: i64) -> std::result::Result<i64, crate::StoreError> {
+            self.0.increment(key, delta)
+        }
+        fn compare_and_swap(
+            &self,
+            key: &str,
+            expected: &[u8],
+            new: &[u8],
+        ) -> std::result::Result<bool, crate::StoreError> {
+            self.0.compare_and_swap(key, expected, new)?;
+            Ok(false)
+        }
+        fn keys_with_prefix(&self, prefix: &str) -> std::result::Result<Vec<String>, crate::StoreError> {
+            self.0.keys_with_prefix(prefix)
+        }
+    }
+
+    #[test]
+    fn a_misreported_swap_is_known_by_its_write_id_and_a_lost_one_is_not_taken_for_ours() {
+        let store = MisreportingStore(crate::platform::store::MemoryStore::new());
+        let random = crate::platform::clock::OsRandom;
+        store.set("rec", br#"{"n":1}"#).unwrap();
+        // Written, reported failed: ours, by the write id in the record.
+        let ours = swap_json_checked(&store, "rec", br#"{"n":1}"#, &serde_json::json!({"n": 2}), &random).unwrap();
+        let ours = ours.expect("the write landed");
+        assert_eq!(store.get("rec").unwrap().as_deref(), Some(&ours[..]));
+        let stored: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+        assert_eq!(stored["n"], 2);
+        assert_eq!(stored[WRITE_ID].as_str().map(str::len), Some(32));
+        // Two writers over the same bytes: one lands, the other is told it lost.
+        let again = swap_json_checked(&store, "rec", br#"{"n":1}"#, &serde_json::json!({"n": 3}), &random).unwrap();
+        assert_eq!(again, None, "the record moved on: nothing written");
+        let first = swap_json_checked(&store, "rec", &ours, &serde_json::json!({"n": 4}), &random).unwrap();
+        let second = swap_json_checked(&store, "rec", &ours, &serde_json::json!({"n": 5}), &random).unwrap();
+        assert!(first.is_some() && second.is_none());
+        // Equal contents still get distinct write ids.
+        let third = swap_json_checked(&store, "rec", &first.clone().unwrap(), &serde_json::json!({"n": 4}), &random);
+        assert_ne!(third.unwrap(), first);
     }
 }

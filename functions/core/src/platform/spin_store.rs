@@ -64,6 +64,9 @@ impl Store for SpinStore {
             Some(current) if current == expected => {}
             _ => return Ok(false),
         }
+        // `false` is not proof that nothing was written: Spin's Redis store
+        // reports every swap as `cas-failed`, written or not. Callers that
+        // update records go through `kv::swap_json_checked`, which re-reads.
         match atomics::swap(cas, new) {
             Ok(()) => Ok(true),
             Err(atomics::CasError::CasFailed(_)) => Ok(false),

@@ -33,7 +33,10 @@ impl std::error::Error for StoreError {}
 /// Key-value storage as Spin offers it: no expiry, atomic increment, and a
 /// compare-and-swap that is only trustworthy on keys that already exist
 /// (Spin's SQLite backend does not guard CAS on an absent key), so "first
-/// claim wins" must be `increment(key, 1) == 1`.
+/// claim wins" must be `increment(key, 1) == 1`. Nor is its answer
+/// trustworthy: Spin's Redis store reports every swap as failed, written or
+/// not, so record updates check a reported failure by re-reading
+/// ([`crate::platform::kv::swap_json_checked`]).
 pub trait Store {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;

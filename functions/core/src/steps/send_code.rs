@@ -308,4 +308,45 @@ pub(crate) mod tests {
             1
         );
     }
+
+    /// A provider that answers 429, then works: our 429 with its Retry-After,
+    /// the send counted, the audit naming provider, status and request id,
+    /// and the same flow usable for the next send.
+    #[test]
+    fn a_provider_429_is_our_429_the_send_counts_and_the_flow_stays_usable() {
+        use crate::domain::notify::{Message, Notifier, NotifyError};
+        struct Busy;
+        impl Notifier for Busy {
+            fn send(&self, _: &Message) -> std::result::Result<(), NotifyError> {
+                Err(NotifyError {
+                    reason: "the provider answered 429".into(),
+                    provider: Some("twilio"),
+                    status: Some(429),
+                    request_id: Some("RQ1".into()),
+                    retry_after: Some(30),
+                })
+            }
+        }
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        let ctx = env.ctx();
+        let req =
+            || SendCodeRequest { flow: flow.clone(), method: "mobile_text".into(), destination: "+14255550112".into() };
+        let e = send(&ctx, &Busy, req()).unwrap_err();
+        assert_eq!((e.status(), e.error(), e.retry_after), (429, "throttled", Some(30)));
+        let events =
+            audit::list(ctx.store, &audit::Query { kind: Some("delivery_failed".into()), ..Default::default() })
+                .unwrap();
+        let d = &events[0].detail;
+        assert_eq!(
+            (d["provider"].as_str(), d["status"].as_u64(), d["request_id"].as_str()),
+            (Some("twilio"), Some(429), Some("RQ1"))
+        );
+        // Four more sends fit the hour's five: the failed one counted.
+        for _ in 0..4 {
+            send(&ctx, &env.outbox(), req()).unwrap();
+        }
+        assert_eq!(send(&ctx, &env.outbox(), req()).unwrap_err().error(), "throttled");
+    }
 }

@@ -2,7 +2,9 @@
 //! account's lockout ends (the password stays as it is).
 
 use crate::domain::audit;
+use crate::domain::notify::Notifier;
 use crate::domain::policy::Policy;
+use crate::domain::templates::{self, Notice};
 use crate::domain::throttle;
 use crate::domain::users;
 use crate::errors::{ApiError, Result};
@@ -25,7 +27,9 @@ pub struct UnlockResponse {
 }
 
 /// `POST /api/unlock` with `{flow}`.
-pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
+/// `notifier` tells the user the account was unlocked (by email, else SMS);
+/// a failed notice is audited and does not undo the unlock.
+pub fn unlock(ctx: &Ctx, notifier: &dyn Notifier, req: UnlockRequest) -> Result<UnlockResponse> {
     if req.flow.trim().is_empty() {
         return Err(ApiError::missing_field("flow"));
     }
@@ -34,7 +38,8 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
     // The user may have changed since the gates: still there, still eligible,
     // still locked (an admin may have unlocked them), not blocked.
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(ApiError::flow_not_found)?;
-    user.self_service_allowed(&Policy::load(ctx.store)?)?;
+    let policy = Policy::load(ctx.store)?;
+    user.self_service_allowed(&policy)?;
     if !user.is_locked(ctx.now()) {
         return Err(ApiError::not_locked());
     }
@@ -44,6 +49,18 @@ pub fn unlock(ctx: &Ctx, req: UnlockRequest) -> Result<UnlockResponse> {
     // Proving identity ends the run of failed proofs, as a reset does.
     throttle::clear_failed_proofs(ctx, &user.id)?;
     audit::append(ctx, "unlocked", Some(&user.id), json!({ "gates": flow.gates_passed, "via": "self_service" }))?;
+    let notice = templates::notice_to(
+        Notice::Unlocked,
+        &policy.organisation_name,
+        &user.username,
+        user.contacts.emails().first().map(|e| e.to_string()),
+        user.contacts.mobiles().first().map(|p| p.e164()),
+    );
+    if let Some(msg) = notice
+        && let Err(e) = notifier.send(&msg)
+    {
+        audit::append(ctx, "notify_failed", Some(&user.id), e.audit_detail(json!({ "notice": "unlocked" })))?;
+    }
     Ok(UnlockResponse { status: "unlocked" })
 }
 
@@ -76,7 +93,7 @@ mod tests {
     fn the_whole_unlock_journey() {
         let (env, id) = locked_env();
         let flow = verified_flow(&env, "unlock");
-        let r = unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap();
+        let r = unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow: flow.clone() }).unwrap();
         assert_eq!(serde_json::to_value(r).unwrap(), json!({ "status": "unlocked" }));
         let u = users::get(&*env.store, &id).unwrap().unwrap();
         assert!(!u.is_locked(0) && users::verify_password(&u, PASSWORD), "unlocked, password unchanged");
@@ -86,7 +103,11 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error(), "flow_state", "consumed");
+        assert_eq!(
+            unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow }).unwrap_err().error(),
+            "flow_state",
+            "consumed"
+        );
         assert_eq!(start(&env, "jane@contoso.com", "unlock").unwrap_err().error(), "not_locked");
     }
 
@@ -94,27 +115,18 @@ mod tests {
     fn two_gate_unlock_by_call_and_questions_keeps_answers_secret() {
         use crate::domain::questions::PREDEFINED;
         use crate::platform::store::Store;
+        use crate::testing::send_to;
         use crate::testing::{VerifyRequest, verify_code as verify};
-        use crate::testing::{last_code, send_to};
         let (env, id) = locked_env();
         env.save_policy(|p| p.gates_required = 2);
         let started = start(&env, "jane@contoso.com", "unlock").unwrap();
         assert_eq!(started.gates_required, 2);
         let flow = started.flow;
         send_to(&env, &flow, "mobile_call", "+1 425-555-0112").unwrap();
-        let r = verify(
-            &env.ctx(),
-            VerifyRequest {
-                flow: flow.clone(),
-                method: "mobile_call".into(),
-                code: Some(last_code(&env)),
-                answers: None,
-            },
-        )
-        .unwrap();
+        let r = crate::testing::prove_last(&env, &flow, "mobile_call").unwrap();
         assert_eq!(r.next, "choose_method");
         assert_eq!(
-            unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).unwrap_err().error(),
+            unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow: flow.clone() }).unwrap_err().error(),
             "flow_state",
             "one gate is not enough"
         );
@@ -132,7 +144,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.gates_passed, r.next), (2, "unlock"));
-        unlock(&env.ctx(), UnlockRequest { flow }).unwrap();
+        unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow }).unwrap();
         assert!(!users::get(&*env.store, &id).unwrap().unwrap().is_locked(0));
         for key in env.store.keys_with_prefix("").unwrap() {
             let v = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_lowercase();
@@ -144,11 +156,11 @@ mod tests {
     fn gates_first_and_only_unlock_flows() {
         let (env, _) = locked_env();
         let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
-        assert_eq!(unlock(&env.ctx(), UnlockRequest { flow }).unwrap_err().error(), "flow_state");
+        assert_eq!(unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow }).unwrap_err().error(), "flow_state");
         let reset_flow = verified_flow(&env, "reset");
-        let e = unlock(&env.ctx(), UnlockRequest { flow: reset_flow }).unwrap_err();
+        let e = unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow: reset_flow }).unwrap_err();
         assert_eq!((e.status(), e.error()), (409, "flow_state"));
-        assert_eq!(unlock(&env.ctx(), UnlockRequest::default()).unwrap_err().error(), "missing_field");
+        assert_eq!(unlock(&env.ctx(), &env.outbox(), UnlockRequest::default()).unwrap_err().error(), "missing_field");
     }
 
     #[test]
@@ -159,7 +171,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..10 {
                 s.spawn(|| {
-                    if unlock(&env.ctx(), UnlockRequest { flow: flow.clone() }).is_ok() {
+                    if unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow: flow.clone() }).is_ok() {
                         ok.fetch_add(1, Ordering::SeqCst);
                     }
                 });

@@ -14,6 +14,7 @@ use crate::domain::throttle;
 use crate::domain::users::User;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, VerifyResponse};
+use crate::flow::voice::{self, CallStatus};
 use crate::flow::{self, Flow, FlowState, Purpose, registration, step_up};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
@@ -50,6 +51,10 @@ pub fn verify(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<
     }
     let typed = gate::typed_code(req.code.as_deref())?;
     flow.require_state(&[FlowState::CodeSent])?;
+    // A call sends no code: typing one is out of order, and not counted.
+    if flow.pending.as_ref().is_some_and(|p| p.method == method && p.call.is_some()) {
+        return Err(ApiError::flow_state("This call is verified by pressing # on the phone; no code was sent."));
+    }
     // The block is checked after counting, so a burned code keeps answering 410.
     let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
     match gate::check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
@@ -63,6 +68,113 @@ pub fn verify(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<
             Err(ApiError::wrong_code(attempts_left))
         }
     }
+}
+
+/// Polls per flow per minute: the page polls every 2 s (30 a minute).
+pub const POLLS_PER_MINUTE: u32 = 60;
+
+/// `POST /api/verify-code {flow, method}` with no code: for a call method a
+/// poll, `Ok(None)` (202 `pending`) while the call is out, the verify response
+/// once `#` passed the gate, 410 `call_failed` when the call failed ("Call
+/// again"); otherwise exactly [`verify`]. A poll is one KV read (the flow
+/// record) and one throttle count.
+pub fn verify_or_poll(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<Option<VerifyResponse>> {
+    let is_poll = req.code.as_deref().is_none_or(|c| c.trim().is_empty()) && req.answers.is_none();
+    match gate::parse_method(&req.method)? {
+        m if is_poll && m.kind() == crate::domain::methods::Kind::Voice => poll(ctx, &req.flow, m),
+        _ => verify(ctx, notifier, req).map(Some),
+    }
+}
+
+fn poll(ctx: &Ctx, flow_id: &str, method: MethodId) -> Result<Option<VerifyResponse>> {
+    if flow_id.trim().is_empty() {
+        return Err(ApiError::missing_field("flow"));
+    }
+    let flow = flow::peek(ctx, flow_id)?;
+    throttle::hit(ctx, "poll", flow.handle(ctx).as_str(), POLLS_PER_MINUTE, 60)?;
+    if flow.purpose == Purpose::Register {
+        return Err(ApiError::missing_field("code"));
+    }
+    if flow.gates_passed.contains(&method) {
+        return Ok(Some(VerifyResponse {
+            gates_passed: flow.gates_passed.len() as u8,
+            gates_required: flow.gates_required,
+            next: flow::next_step(&flow),
+        }));
+    }
+    flow.require_state(&[FlowState::CodeSent])?;
+    let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method && p.call.is_some()) else {
+        return Err(ApiError::flow_state("No call was placed for this option; request one first."));
+    };
+    if pending.call == Some(CallStatus::Failed) || ctx.now() >= pending.expires_at {
+        return Err(ApiError::call_failed());
+    }
+    Ok(None)
+}
+
+/// What a "press #" callback did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CallOutcome {
+    pub passed: bool,
+}
+
+/// `POST /api/voice/<token>`: the provider (or the dev outbox's "press"
+/// action) reports the key pressed; `None` is a hang-up or no answer. `#`
+/// passes the gate exactly as a right code does (state checks, the try
+/// counted, a failed-proof slot reserved before deciding); anything else is a
+/// failed attempt with the same limits as a wrong code. The token is single
+/// use (replay → 409), and a callback after the call or the flow expired → 410.
+pub fn callback(ctx: &Ctx, token: &str, digits: Option<&str>) -> Result<CallOutcome> {
+    let (flow_id, record) = voice::redeem(ctx, token)?;
+    let answered = answer_call(ctx, &flow_id, &record, digits);
+    if answered.is_err() {
+        // The token is spent: whatever stopped it (a throttle, a block), the page
+        // should offer "Call again" rather than wait for a key that cannot count.
+        let _ = gate::fail_call(ctx, &flow_id, record.method, &record.code_id);
+    }
+    answered
+}
+
+fn answer_call(ctx: &Ctx, flow_id: &str, record: &voice::CallRecord, digits: Option<&str>) -> Result<CallOutcome> {
+    let method = record.method;
+    let (flow, _raw) = flow::load(ctx, flow_id, &[Purpose::Reset, Purpose::Unlock, Purpose::StepUp])?;
+    if flow.purpose == Purpose::StepUp {
+        drop(step_up::session_of(ctx, &flow)?);
+    }
+    flow.require_state(&[FlowState::CodeSent])?;
+    // A call that a newer one (or a code) replaced is not answered, and not counted.
+    if !flow.pending.as_ref().is_some_and(|p| p.method == method && p.code_id == record.code_id) {
+        return Err(ApiError::flow_state("This call was replaced by a newer one."));
+    }
+    let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
+    let pressed_hash = digits.map(str::trim) == Some("#");
+    let outcome = gate::check_proof(ctx, &policy, &flow, method, &user.id, true, |pending| {
+        pending.code_id == record.code_id && pending.call.is_some() && pressed_hash
+    })?;
+    match outcome {
+        Ok(code_id) => {
+            let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
+            Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
+            passed(ctx, &done, method)?;
+            Ok(CallOutcome { passed: true })
+        }
+        Err(_) => {
+            failed(ctx, &user, method)?;
+            gate::fail_call(ctx, &flow.id, method, &record.code_id)?;
+            Ok(CallOutcome { passed: false })
+        }
+    }
+}
+
+/// `POST /api/dev/outbox/<seq>/press {digit}`: presses `digit` on the call
+/// the dev outbox holds at `seq`, through the same callback a provider
+/// reaches, so a whole call journey can be walked with no provider. The
+/// component serves it only in `dev_mode`.
+pub fn dev_press(ctx: &Ctx, seq: u64, digit: Option<&str>) -> Result<CallOutcome> {
+    let entry = crate::domain::notify::outbox_entry(ctx.store, seq)?.ok_or_else(ApiError::not_found)?;
+    let url = entry.callback_url.ok_or_else(|| ApiError::bad_request("This message is not a call."))?;
+    let token = url.rsplit('/').next().unwrap_or_default();
+    callback(ctx, token, digit)
 }
 
 fn draw_key(flow: &keys::FlowHandle, draw_id: &str) -> String {
@@ -135,13 +247,30 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
 }
 
 /// The component's routes (`platform::route`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Verify,
+    /// `POST /api/voice/<token>`: a call's callback.
+    Voice(String),
+    /// `POST /api/dev/outbox/<seq>/press`: answer a call of the dev outbox (only in `dev_mode`).
+    DevPress(u64),
 }
 
 pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
-    route::single(method, path, "/api/verify-code", "POST", Endpoint::Verify)
+    let path = route::trim(path);
+    if let Some(rest) = path.strip_prefix("/api/dev/outbox/") {
+        return match rest.strip_suffix("/press").and_then(|seq| seq.parse::<u64>().ok()) {
+            Some(seq) => route::pick(method, &[("POST", Endpoint::DevPress(seq))]),
+            None => Routed::NotFound,
+        };
+    }
+    match path.strip_prefix("/api/voice/") {
+        Some(token) if !token.is_empty() && !token.contains('/') => {
+            route::pick(method, &[("POST", Endpoint::Voice(token.to_owned()))])
+        }
+        Some(_) => Routed::NotFound,
+        None => route::single(method, path, "/api/verify-code", "POST", Endpoint::Verify),
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +278,7 @@ mod tests {
     use super::*;
     use crate::domain::questions::PREDEFINED;
     use crate::testing::TestEnv;
-    use crate::testing::{easy_env, last_code, send_to, start};
+    use crate::testing::{easy_env, last_call_token, last_code, poll, press, prove_last, send_to, start};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn check(env: &TestEnv, flow: &str, method: &str, code: &str) -> Result<VerifyResponse> {
@@ -372,16 +501,182 @@ mod tests {
         for _ in 0..3 {
             check(&env, &flow, "mobile_text", &wrong(&c1)).unwrap_err();
         }
+        // A call answered with another key, or hung up, is a wrong try.
         send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
-        let c2 = last_code(&env);
-        for _ in 0..2 {
-            assert_eq!(check(&env, &flow, "mobile_call", &wrong(&c2)).unwrap_err().error(), "wrong_code");
-        }
-        let e = check(&env, &flow, "mobile_call", &c2).unwrap_err();
+        assert!(!press(&env, Some("1")).unwrap().passed);
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        assert!(!press(&env, None).unwrap().passed);
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        let e = press(&env, Some("#")).unwrap_err();
         assert_eq!((e.status(), e.error()), (429, "throttled"), "the sixth check of the phone this hour");
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "call_failed", "the spent call ends");
         // The office phone is another factor.
         send_to(&env, &flow, "office_call", "4255550199").unwrap();
-        check(&env, &flow, "office_call", &last_code(&env)).unwrap();
+        prove_last(&env, &flow, "office_call").unwrap();
+    }
+
+    #[test]
+    fn a_call_says_press_hash_and_hash_passes_the_gate_once() {
+        use crate::platform::store::Store;
+        let (env, flow) = setup();
+        let r = send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        assert_eq!(r.expires_in, Some(300));
+        let call = crate::domain::notify::outbox(&*env.store, 1).unwrap().remove(0);
+        assert!(call.message.body.contains("press the pound key"), "{}", call.message.body);
+        assert!(!call.message.body.chars().any(|c| c.is_ascii_digit()), "no code is read out");
+        let token = last_call_token(&env);
+        assert_eq!(call.callback_url.as_deref(), Some(format!("https://sspr.example/api/voice/{token}").as_str()));
+        // Only a keyed hash of the token is stored.
+        for key in env.store.keys_with_prefix("").unwrap().into_iter().filter(|k| !k.starts_with("outbox")) {
+            let v = String::from_utf8_lossy(&env.store.get(&key).unwrap().unwrap()).to_string();
+            assert!(!key.contains(&token) && !v.contains(&token) && !v.contains(&flow), "{key}");
+        }
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap(), None, "pending while the call is out");
+        let typed = check(&env, &flow, "mobile_call", "123456").unwrap_err();
+        assert_eq!(typed.error(), "flow_state", "a call has no code to type");
+        assert!(press(&env, Some("#")).unwrap().passed);
+        let r = poll(&env, &flow, "mobile_call").unwrap().unwrap();
+        assert_eq!((r.gates_passed, r.next), (1, "set_password"));
+        // Single use: a replayed callback is refused, whatever it says.
+        let e = callback(&env.ctx(), &token, Some("#")).unwrap_err();
+        assert_eq!((e.status(), e.error()), (409, "flow_state"));
+        assert_eq!(callback(&env.ctx(), &"0".repeat(32), Some("#")).unwrap_err().status(), 404);
+        assert_eq!(callback(&env.ctx(), "../x", Some("#")).unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn another_key_a_hang_up_or_no_answer_fails_the_attempt_and_counts() {
+        let (env, flow) = setup();
+        for (i, key) in [Some("1"), None, Some("*"), Some(""), Some("##")].into_iter().enumerate() {
+            send_to(
+                &env,
+                &flow,
+                if i % 2 == 0 { "mobile_call" } else { "office_call" },
+                if i % 2 == 0 { "4255550112" } else { "4255550199" },
+            )
+            .unwrap();
+            assert!(!press(&env, key).unwrap().passed, "{key:?}");
+            let method = if i % 2 == 0 { "mobile_call" } else { "office_call" };
+            let e = poll(&env, &flow, method).unwrap_err();
+            assert_eq!((e.status(), e.error()), (410, "call_failed"));
+            assert!(e.message.contains("Call again"));
+        }
+        let failed =
+            audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
+                .unwrap();
+        assert_eq!(failed.len(), 5);
+        // Five failed proofs block resets for a day, as five wrong codes do.
+        let e = send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap_err();
+        assert_eq!((e.status(), e.error()), (403, "reset_blocked"));
+    }
+
+    #[test]
+    fn a_callback_after_the_call_or_the_flow_expired_is_410() {
+        let (env, flow) = setup();
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        env.clock.advance(300);
+        let e = press(&env, Some("#")).unwrap_err();
+        assert_eq!((e.status(), e.error()), (410, "code_expired"));
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "call_failed", "no answer in time");
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        env.clock.advance(900);
+        assert_eq!(press(&env, Some("#")).unwrap_err().status(), 410);
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "flow_expired");
+    }
+
+    #[test]
+    fn the_dev_outbox_press_action_answers_the_call() {
+        let (env, flow) = setup();
+        send_to(&env, &flow, "office_call", "4255550199").unwrap();
+        let seq = crate::domain::notify::outbox(&*env.store, 1).unwrap()[0].seq;
+        assert!(dev_press(&env.ctx(), seq, Some("#")).unwrap().passed);
+        assert_eq!(poll(&env, &flow, "office_call").unwrap().unwrap().next, "set_password");
+        assert_eq!(dev_press(&env.ctx(), seq, Some("#")).unwrap_err().status(), 409, "single use");
+        assert_eq!(dev_press(&env.ctx(), seq + 1, Some("#")).unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn a_new_call_replaces_the_old_one() {
+        let (env, flow) = setup();
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        let first = last_call_token(&env);
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        let e = callback(&env.ctx(), &first, Some("#")).unwrap_err();
+        assert_eq!(e.error(), "flow_state");
+        prove_last(&env, &flow, "mobile_call").unwrap();
+    }
+
+    #[test]
+    fn thirty_two_concurrent_callbacks_on_one_token_pass_once() {
+        let (env, flow) = setup();
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        let token = last_call_token(&env);
+        let jitter = crate::testing::JitterStore(&env.store);
+        let barrier = std::sync::Barrier::new(32);
+        let (passed_count, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..32 {
+                let (env, jitter, barrier, token) = (&env, &jitter, &barrier, &token);
+                let (passed_count, refused) = (&passed_count, &refused);
+                s.spawn(move || {
+                    barrier.wait();
+                    match callback(&env.jittery_ctx(jitter), token, Some("#")) {
+                        Ok(o) if o.passed => passed_count.fetch_add(1, Ordering::SeqCst),
+                        Err(e) if e.error() == "flow_state" => refused.fetch_add(1, Ordering::SeqCst),
+                        other => panic!("{other:?}"),
+                    };
+                });
+            }
+        });
+        assert_eq!((passed_count.into_inner(), refused.into_inner()), (1, 31));
+        let verified =
+            audit::list(&*env.store, &audit::Query { kind: Some("verified".into()), ..Default::default() }).unwrap();
+        assert_eq!(verified.len(), 1);
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap().unwrap().next, "set_password");
+    }
+
+    #[test]
+    fn polling_is_throttled_and_only_for_calls() {
+        let (env, flow) = setup();
+        let e = poll(&env, &flow, "mobile_call").unwrap_err();
+        assert_eq!(e.error(), "flow_state", "no call out");
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        env.clock.set(1_800_000_000 / 60 * 60 + 60);
+        for _ in 0..POLLS_PER_MINUTE {
+            assert_eq!(poll(&env, &flow, "mobile_call").unwrap(), None);
+        }
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "throttled");
+        // A code method with no code is still a missing field, not a poll.
+        let req = VerifyRequest { flow: flow.clone(), method: "email".into(), code: None, answers: None };
+        assert_eq!(verify_or_poll(&env.ctx(), &env.outbox(), req).unwrap_err().error(), "missing_field");
+    }
+
+    #[test]
+    fn without_a_public_base_url_calls_are_not_offered() {
+        let (env, flow) = setup();
+        let mut ctx = env.ctx();
+        ctx.public_base_url.clear();
+        let req = crate::testing::SendCodeRequest {
+            flow: flow.clone(),
+            method: "mobile_call".into(),
+            destination: "4255550112".into(),
+        };
+        let e = crate::testing::send_code(&ctx, &env.outbox(), req).unwrap_err();
+        assert_eq!(e.error(), "method_unavailable");
+        assert!(e.message.contains("public_base_url"));
+    }
+
+    #[test]
+    fn the_voice_callback_route() {
+        let t = "a".repeat(32);
+        assert_eq!(route("POST", &format!("/api/voice/{t}")), Routed::To(Endpoint::Voice(t.clone())));
+        assert_eq!(route("GET", &format!("/api/voice/{t}")), Routed::MethodNotAllowed(vec!["POST"]));
+        assert_eq!(route("POST", "/api/voice/"), Routed::NotFound);
+        assert_eq!(route("POST", "/api/voice/a/b"), Routed::NotFound);
+        assert_eq!(route("POST", "/api/verify-code"), Routed::To(Endpoint::Verify));
+        assert_eq!(route("POST", "/api/dev/outbox/12/press"), Routed::To(Endpoint::DevPress(12)));
+        assert_eq!(route("POST", "/api/dev/outbox/x/press"), Routed::NotFound);
+        assert_eq!(route("POST", "/api/dev/outbox/12"), Routed::NotFound);
     }
 
     /// Sixteen flows of one user, a code out (or questions drawn) in each, over
@@ -392,7 +687,8 @@ mod tests {
         let (env, _) = setup();
         env.save_policy(|p| p.throttles.identify_per_minute = 1000);
         let jane = crate::domain::users::find_by_username(&*env.store, "jane@contoso.com").unwrap().unwrap();
-        let mut guesses: Vec<VerifyRequest> = Vec::new();
+        // A guess is a wrong code or answers, or a call answered with another key.
+        let mut guesses: Vec<(VerifyRequest, Option<String>)> = Vec::new();
         for (method, destination, flows) in [
             ("email", "jane.doe@fabrikam.com", 4),
             ("mobile_text", "4255550112", 2),
@@ -403,13 +699,16 @@ mod tests {
             for _ in 0..flows {
                 let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
                 let sent = send_to(&env, &flow, method, destination).unwrap();
-                let (code, answers) = match sent.questions {
-                    Some(qs) => {
-                        (None, Some(qs.iter().map(|q| Answer { id: q.id.clone(), answer: "nope".into() }).collect()))
-                    }
-                    None => (Some(wrong(&last_code(&env))), None),
+                let (code, answers, token) = match sent.questions {
+                    Some(qs) => (
+                        None,
+                        Some(qs.iter().map(|q| Answer { id: q.id.clone(), answer: "nope".into() }).collect()),
+                        None,
+                    ),
+                    None if method.ends_with("_call") => (None, None, Some(last_call_token(&env))),
+                    None => (Some(wrong(&last_code(&env))), None, None),
                 };
-                guesses.push(VerifyRequest { flow, method: method.into(), code, answers });
+                guesses.push((VerifyRequest { flow, method: method.into(), code, answers }, token));
             }
         }
         let jitter = crate::testing::JitterStore(&env.store);
@@ -417,10 +716,21 @@ mod tests {
         let outcomes: Vec<(u16, String)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..guesses.len() * 8)
                 .map(|i| {
-                    let (env, jitter, barrier, req) = (&env, &jitter, &barrier, guesses[i % guesses.len()].clone());
+                    let (env, jitter, barrier, (req, token)) =
+                        (&env, &jitter, &barrier, guesses[i % guesses.len()].clone());
                     s.spawn(move || {
                         barrier.wait();
-                        let e = verify(&env.jittery_ctx(jitter), &env.outbox(), req).unwrap_err();
+                        let ctx = env.jittery_ctx(jitter);
+                        let e = match token {
+                            Some(token) => match callback(&ctx, &token, Some("1")) {
+                                Ok(o) => {
+                                    assert!(!o.passed);
+                                    return (401, "call_failed".to_owned());
+                                }
+                                Err(e) => e,
+                            },
+                            None => verify(&ctx, &env.outbox(), req).unwrap_err(),
+                        };
                         (e.status(), e.error().to_owned())
                     })
                 })

@@ -32,7 +32,7 @@ type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
 pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
     let now = ctx.now();
     let day = now / 86400;
-    let mut removed = flow::sweep(ctx, max)? + crate::domain::session::sweep(ctx, max)?;
+    let mut removed = flow::sweep(ctx, max)? + flow::voice::sweep(ctx, max)? + crate::domain::session::sweep(ctx, max)?;
     let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
     let families: [Family; 8] = [
         // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.

@@ -19,6 +19,7 @@ mod audit;
 mod auth;
 pub mod maintenance;
 mod policy;
+mod reindex;
 mod route;
 mod users;
 mod validate;
@@ -26,7 +27,8 @@ mod validate;
 pub use audit::{AuditPage, list_audit};
 pub use auth::{Auth, ambiguous, authorize, unauthorized, www_authenticate};
 pub use maintenance::{SWEEP_BATCH, admin_sweep as sweep};
-pub use policy::{get_policy, parse_policy, replace_policy};
+pub use policy::{check_policy, get_policy, parse_policy, replace_policy};
+pub use reindex::{REINDEX_BATCH, reindex};
 pub use route::{Endpoint, Routed, route};
 pub use users::{
     DEFAULT_PAGE, ImportReport, MAX_IMPORT_LINES, MAX_PAGE, UserPage, create_user, delete_user, get_user, import_users,

@@ -13,6 +13,27 @@ pub fn get_policy(ctx: &Ctx) -> Result<Policy> {
     Policy::load(ctx.store)
 }
 
+/// `GET /api/admin/policy/check`: `{notes}`, one sentence per part of the
+/// stored policy that cannot take effect with this deployment's settings
+/// (e.g. call methods allowed, but no `public_base_url` to call back).
+pub fn check_policy(ctx: &Ctx) -> Result<Value> {
+    let policy = Policy::load(ctx.store)?;
+    let mut notes = Vec::new();
+    let calls: Vec<&str> = policy
+        .methods_allowed
+        .iter()
+        .filter(|m| m.kind() == crate::domain::methods::Kind::Voice)
+        .map(|m| m.as_str())
+        .collect();
+    if !calls.is_empty() && !ctx.calls_possible() {
+        notes.push(format!(
+            "Call methods ({}) are allowed but not offered: \"press #\" calls need `public_base_url` (where the voice provider reaches POST /api/voice/<token>), and it is empty.",
+            calls.join(", ")
+        ));
+    }
+    Ok(json!({ "notes": notes }))
+}
+
 fn invalid_policy(problems: Vec<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidPolicy, problems.join(" ")).with_details(json!({ "problems": problems }))
 }
@@ -73,6 +94,17 @@ mod tests {
     use super::*;
     use crate::steps::admin::list_audit;
     use crate::testing::TestEnv;
+
+    #[test]
+    fn the_check_says_why_calls_are_not_offered() {
+        let env = TestEnv::new();
+        let notes = check_policy(&env.ctx()).unwrap();
+        assert_eq!(notes["notes"], json!([]), "{notes}");
+        let mut ctx = env.ctx();
+        ctx.public_base_url.clear();
+        let notes = check_policy(&ctx).unwrap()["notes"].to_string();
+        assert!(notes.contains("mobile_call, office_call") && notes.contains("public_base_url"), "{notes}");
+    }
 
     #[test]
     fn policy_replace_lists_every_problem() {

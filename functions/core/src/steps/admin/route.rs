@@ -16,8 +16,11 @@ pub enum Endpoint {
     UnlockUser(String),
     GetPolicy,
     ReplacePolicy,
+    /// `GET /api/admin/policy/check`: why parts of the policy cannot take effect.
+    CheckPolicy,
     ListAudit,
     Sweep,
+    Reindex,
 }
 
 pub type Routed = route::Routed<Endpoint>;
@@ -43,8 +46,10 @@ pub fn route(method: &str, path: &str) -> Routed {
         ["users", id, "lock"] if valid_id(id) => pick(&[("POST", LockUser((*id).to_owned()))]),
         ["users", id, "unlock"] if valid_id(id) => pick(&[("POST", UnlockUser((*id).to_owned()))]),
         ["policy"] => pick(&[("GET", GetPolicy), ("PUT", ReplacePolicy)]),
+        ["policy", "check"] => pick(&[("GET", CheckPolicy)]),
         ["audit"] => pick(&[("GET", ListAudit)]),
         ["maintenance", "sweep"] => pick(&[("POST", Sweep)]),
+        ["maintenance", "reindex"] => pick(&[("POST", Reindex)]),
         _ => Routed::NotFound,
     }
 }
@@ -65,8 +70,10 @@ mod tests {
         assert_eq!(route("POST", "/users/ab12/unlock"), Routed::To(UnlockUser("ab12".into())));
         assert_eq!(route("GET", "/users/ab12/lock"), Routed::MethodNotAllowed(vec!["POST"]));
         assert_eq!(route("PUT", "/policy"), Routed::To(ReplacePolicy));
+        assert_eq!(route("GET", "/policy/check"), Routed::To(CheckPolicy));
         assert_eq!(route("DELETE", "/audit"), Routed::MethodNotAllowed(vec!["GET"]));
         assert_eq!(route("POST", "/maintenance/sweep"), Routed::To(Sweep));
+        assert_eq!(route("POST", "/maintenance/reindex"), Routed::To(Reindex));
         assert_eq!(route("GET", "/maintenance/sweep"), Routed::MethodNotAllowed(vec!["POST"]));
         for miss in ["", "/", "/nope", "/users/a.b", "/users/%2e%2e", "/users/x/y", "/policy/x", "//users"] {
             assert_eq!(route("GET", miss), Routed::NotFound, "{miss}");

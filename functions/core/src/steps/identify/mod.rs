@@ -97,7 +97,11 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
         return Err(ApiError::not_registered());
     };
     user.self_service_allowed(&policy).map_err(uniform)?;
-    let methods = user.available_methods(&policy);
+    let mut methods = user.available_methods(&policy);
+    // "Press #" calls need a callback address (`public_base_url`).
+    if !ctx.calls_possible() {
+        methods.retain(|m| m.kind() != crate::domain::methods::Kind::Voice);
+    }
     let gates_required = user.gates_required(&policy);
     if MethodId::distinct_factors(&methods) < gates_required as usize {
         return Err(ApiError::not_registered());

@@ -5,10 +5,11 @@
 
 use crate::domain::audit;
 use crate::domain::credentials::check_credentials;
-use crate::domain::notify::{Channel, Message, Notifier};
+use crate::domain::notify::Notifier;
 use crate::domain::password_policy;
 use crate::domain::policy::Policy;
 use crate::domain::session;
+use crate::domain::templates::{self, Notice};
 use crate::domain::users::{self, User};
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::ctx::Ctx;
@@ -34,19 +35,18 @@ pub struct ChangeResponse {
 }
 
 fn notify_change(ctx: &Ctx, notifier: &dyn Notifier, user: &User) -> Result<()> {
-    let body = format!(
-        "The password of your account {} was changed. If this was not you, contact your administrator now.",
-        user.username
-    );
-    let msg = if let Some(email) = user.contacts.emails().first() {
-        Message { channel: Channel::Email, to: email.to_string(), subject: "Your password was changed".into(), body }
-    } else if let Some(phone) = user.contacts.mobiles().first() {
-        Message { channel: Channel::Sms, to: phone.e164(), subject: String::new(), body }
-    } else {
+    let organisation = Policy::load(ctx.store)?.organisation_name;
+    let Some(msg) = templates::notice_to(
+        Notice::PasswordChanged,
+        &organisation,
+        &user.username,
+        user.contacts.emails().first().map(|e| e.to_string()),
+        user.contacts.mobiles().first().map(|p| p.e164()),
+    ) else {
         return Ok(());
     };
-    if notifier.send(&msg).is_err() {
-        audit::append(ctx, "delivery_failed", Some(&user.id), json!({ "notice": "password_changed" }))?;
+    if let Err(e) = notifier.send(&msg) {
+        audit::append(ctx, "delivery_failed", Some(&user.id), e.audit_detail(json!({ "notice": "password_changed" })))?;
     }
     Ok(())
 }

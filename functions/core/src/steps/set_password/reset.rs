@@ -7,6 +7,7 @@ use crate::domain::methods::MethodId;
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::password_policy;
 use crate::domain::policy::Policy;
+use crate::domain::templates::{self, Notice};
 use crate::domain::throttle;
 use crate::domain::users::{self, User};
 use crate::errors::{ApiError, Result};
@@ -45,40 +46,25 @@ fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
 /// was reset. A delivery failure does not undo the reset; it is audited.
 fn notify_reset(ctx: &Ctx, notifier: &dyn Notifier, policy: &Policy, user: &User) -> Result<()> {
     let mut messages = Vec::new();
-    let body = format!(
-        "The password of your account {} was reset. If this was not you, contact your administrator now.",
-        user.username
-    );
+    let org = &policy.organisation_name;
     if policy.notify_user_on_reset {
-        if let Some(email) = user.contacts.emails().first() {
-            messages.push(Message {
-                channel: Channel::Email,
-                to: email.to_string(),
-                subject: "Your password was reset".into(),
-                body: body.clone(),
-            });
-        } else if let Some(phone) = user.contacts.mobiles().first() {
-            messages.push(Message {
-                channel: Channel::Sms,
-                to: phone.e164(),
-                subject: String::new(),
-                body: body.clone(),
-            });
-        }
+        messages.extend(templates::notice_to(
+            Notice::PasswordReset,
+            org,
+            &user.username,
+            user.contacts.emails().first().map(|e| e.to_string()),
+            user.contacts.mobiles().first().map(|p| p.e164()),
+        ));
     }
     if user.is_admin() && policy.notify_admins_on_admin_reset {
+        let (subject, body) = templates::notice(Notice::AdminReset, org, &user.username);
         for email in users::admin_emails(ctx.store, Some(&user.id), users::MAX_ADMIN_RECIPIENTS)? {
-            messages.push(Message {
-                channel: Channel::Email,
-                to: email,
-                subject: "An administrator's password was reset".into(),
-                body: format!("The password of administrator {} was reset through self-service.", user.username),
-            });
+            messages.push(Message { channel: Channel::Email, to: email, subject: subject.clone(), body: body.clone() });
         }
     }
     for m in &messages {
-        if notifier.send(m).is_err() {
-            audit::append(ctx, "notify_failed", Some(&user.id), json!({ "channel": m.channel }))?;
+        if let Err(e) = notifier.send(m) {
+            audit::append(ctx, "notify_failed", Some(&user.id), e.audit_detail(json!({ "channel": m.channel })))?;
         }
     }
     Ok(())

@@ -1,0 +1,143 @@
+//! `POST /api/admin/maintenance/reindex`: a one-off, resumable pass that gives
+//! a store written before the indexes existed its user index, its admins
+//! record and its per-user audit index. Each call does a bounded amount of
+//! work and says whether more remains; call it until `done` is true.
+//!
+//! It is the one request that lists keys: finding users that predate the index
+//! has no other way in. It is an operator's one-off, never on a user's path.
+
+use crate::domain::audit::{self, Event};
+use crate::domain::users::{self, User};
+use crate::errors::Result;
+use crate::platform::counter::Counter;
+use crate::platform::ctx::Ctx;
+use crate::platform::keys;
+use crate::platform::kv;
+use serde_json::{Value, json};
+
+/// Users and audit events handled per call.
+pub const REINDEX_BATCH: usize = 200;
+
+pub fn reindex(ctx: &Ctx) -> Result<Value> {
+    let users = reindex_users(ctx, REINDEX_BATCH)?;
+    let (events, audit_done) = reindex_audit(ctx, REINDEX_BATCH)?;
+    let done = users < REINDEX_BATCH && audit_done;
+    audit::append(ctx, "admin_reindex", None, json!({ "actor": super::ACTOR, "users": users, "events": events }))?;
+    Ok(json!({ "users_indexed": users, "events_indexed": events, "done": done }))
+}
+
+/// Gives up to `max` users without an index slot their slot (and the admins their place in the record).
+fn reindex_users(ctx: &Ctx, max: usize) -> Result<usize> {
+    let mut done = 0;
+    for key in ctx.store.keys_with_prefix("user:")? {
+        if done == max {
+            break;
+        }
+        let Some(user) = kv::get_json::<User>(ctx.store, &key)? else { continue };
+        if user.index > 0 {
+            continue;
+        }
+        let n = Counter::new(ctx.store, keys::USER_INDEX_SEQ).add(1)? as u64;
+        ctx.store.set(&keys::user_index(n), user.id.as_bytes())?;
+        users::update(ctx.store, &user.id, |u| u.index = n)?;
+        if user.is_admin() {
+            users::set_admin(ctx.store, &user.id, true)?;
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Adds up to `max` events older than the per-user index to it, oldest first,
+/// from a stored cursor; returns how many and whether it reached the end.
+fn reindex_audit(ctx: &Ctx, max: usize) -> Result<(usize, bool)> {
+    let from: u64 =
+        ctx.store.get(keys::REINDEX_AUDIT_CURSOR)?.and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0);
+    let newest = Counter::new(ctx.store, keys::AUDIT_SEQ).read()?.max(0) as u64;
+    let mut seq = from;
+    let mut done = 0;
+    while seq < newest && done < max {
+        seq += 1;
+        let Some(event) = kv::get_json::<Event>(ctx.store, &keys::audit(seq))? else { continue };
+        // Events written since the index exists are in it already.
+        if event.indexed {
+            continue;
+        }
+        if let Some(user_id) = &event.user_id {
+            let n = Counter::new(ctx.store, keys::audit_user_seq(user_id)).add(1)? as u64;
+            ctx.store.set(&keys::audit_user(user_id, n), seq.to_string().as_bytes())?;
+        }
+        done += 1;
+    }
+    ctx.store.set(keys::REINDEX_AUDIT_CURSOR, seq.to_string().as_bytes())?;
+    Ok((done, seq >= newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::users::{Contacts, NewUser, Role};
+    use crate::platform::store::Store;
+    use crate::testing::TestEnv;
+
+    /// Turns the store back into one written before the indexes: no index
+    /// slots, no admins record, audit events not in the per-user index.
+    fn age(env: &TestEnv) {
+        for key in env.store.keys_with_prefix("").unwrap() {
+            if key.starts_with("user-index")
+                || key == keys::ADMINS
+                || key == keys::ADMINS_CLAIM
+                || key.starts_with("audit-user")
+            {
+                env.store.delete(&key).unwrap();
+            } else if key.starts_with("user:") {
+                let mut v: Value = kv::get_json(&*env.store, &key).unwrap().unwrap();
+                v.as_object_mut().unwrap().remove("index");
+                kv::put_json(&*env.store, &key, &v).unwrap();
+            } else if key.starts_with("audit:") {
+                let mut v: Value = kv::get_json(&*env.store, &key).unwrap().unwrap();
+                v.as_object_mut().unwrap().remove("indexed");
+                kv::put_json(&*env.store, &key, &v).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn an_old_store_gets_its_indexes_in_bounded_resumable_calls() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        for i in 0..(REINDEX_BATCH + 50) {
+            let role = if i == 3 { Role::Admin } else { Role::User };
+            let contacts = Contacts { alternate_email: Some(format!("p{i}@contoso.com")), ..Default::default() };
+            let user = users::create(
+                &ctx,
+                NewUser { username: format!("u{i}"), password: "x".into(), role, contacts, ..Default::default() },
+            )
+            .unwrap();
+            audit::append(&ctx, "signin_failed", Some(&user.id), json!({})).unwrap();
+        }
+        age(&env);
+        assert!(users::admin_emails(&*env.store, None, 10).unwrap().is_empty(), "the old store has no admins record");
+
+        let first = reindex(&ctx).unwrap();
+        assert_eq!(
+            (first["users_indexed"].as_u64(), first["done"].as_bool()),
+            (Some(REINDEX_BATCH as u64), Some(false))
+        );
+        let mut calls = 1;
+        while !reindex(&ctx).unwrap()["done"].as_bool().unwrap() {
+            calls += 1;
+            assert!(calls < 10, "each call makes progress");
+        }
+        assert_eq!(users::admin_emails(&*env.store, None, 10).unwrap(), ["p3@contoso.com"]);
+        let (all, next) = users::page(&*env.store, 0, 500).unwrap();
+        assert_eq!((all.len(), next), (REINDEX_BATCH + 50, None), "every user is in the pager once");
+        let one = &all[7];
+        let q =
+            audit::Query { user_id: Some(one.id.clone()), kind: Some("signin_failed".into()), ..Default::default() };
+        assert_eq!(audit::list(&*env.store, &q).unwrap().len(), 1, "old events are in the per-user index");
+        // Running it again changes nothing.
+        assert_eq!(reindex(&ctx).unwrap()["users_indexed"], 0);
+        assert_eq!(users::page(&*env.store, 0, 500).unwrap().0.len(), REINDEX_BATCH + 50);
+    }
+}
