@@ -4,6 +4,7 @@
 pub mod account;
 pub mod app;
 pub mod client;
+pub mod concurrent;
 pub mod journey;
 pub mod kv;
 pub mod providers;

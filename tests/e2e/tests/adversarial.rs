@@ -2,36 +2,10 @@
 //! races, hostile bodies, flooding, and the dev outbox outside dev mode.
 
 use serde_json::json;
-use std::sync::Barrier;
 use unlatch_core::users::verify_password;
+use unlatch_e2e::concurrent::{at_once, error_of, wrong};
 use unlatch_e2e::journey::*;
 use unlatch_e2e::{App, Reply};
-
-/// A code that is not `code` (the next one, wrapping at 999999).
-fn wrong(code: &str) -> String {
-    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
-}
-
-/// Runs `n` copies of `f` on their own threads, released together.
-fn at_once(n: usize, f: impl Fn(usize) -> Reply + Sync) -> Vec<Reply> {
-    let barrier = Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (barrier, f) = (&barrier, &f);
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a request thread")).collect()
-    })
-}
-
-fn error_of(reply: &Reply) -> (u16, String) {
-    (reply.status, reply.json()["error"].as_str().unwrap_or("").to_owned())
-}
 
 #[test]
 fn five_wrong_codes_burn_it_and_the_right_code_then_fails() {

@@ -7,12 +7,12 @@
 //! journeys also show the app does not depend on what a CAS reports.
 
 use serde_json::json;
-use std::sync::Barrier;
 use unlatch_core::users::verify_password;
+use unlatch_e2e::App;
 use unlatch_e2e::account::*;
+use unlatch_e2e::concurrent::{at_once, error_of, wrong};
 use unlatch_e2e::journey::*;
 use unlatch_e2e::redis::RedisServer;
-use unlatch_e2e::{App, Reply};
 
 const WRONG: &str = "Not-the-password-1";
 
@@ -44,31 +44,7 @@ fn pair() -> Pair {
     Pair { a, b, _redis: redis }
 }
 
-/// Runs `n` copies of `f` on their own threads, released together.
-fn at_once(n: usize, f: impl Fn(usize) -> Reply + Sync) -> Vec<Reply> {
-    let barrier = Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (barrier, f) = (&barrier, &f);
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a request thread")).collect()
-    })
-}
-
-fn error_of(reply: &Reply) -> (u16, String) {
-    (reply.status, reply.json()["error"].as_str().unwrap_or("").to_owned())
-}
-
 /// A code that is not `code`.
-fn wrong(code: &str) -> String {
-    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
-}
 
 #[test]
 fn fifty_concurrent_wrong_guesses_split_between_hosts_evaluate_at_most_five() {
