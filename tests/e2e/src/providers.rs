@@ -270,13 +270,19 @@ fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn twilio(req: &Incoming) -> Checked {
+/// What every Twilio request shares: HTTP Basic auth with the account SID and
+/// auth token, and a form-encoded body (its fields).
+fn twilio_form(req: &Incoming) -> Result<Vec<(String, String)>, (u16, String)> {
     let basic = format!("Basic {}", B64.encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}")));
     if req.header("authorization") != Some(basic.as_str()) {
         return Err((401, "twilio: wrong Basic credentials".into()));
     }
     content_type(req, "application/x-www-form-urlencoded")?;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+    Ok(url::form_urlencoded::parse(&req.body).into_owned().collect())
+}
+
+fn twilio(req: &Incoming) -> Checked {
+    let form = twilio_form(req)?;
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     let to = get("To").ok_or((400, "twilio: missing To".to_string()))?;
     let text = get("Body").ok_or((400, "twilio: missing Body".to_string()))?;
@@ -291,12 +297,7 @@ fn twilio(req: &Incoming) -> Checked {
 /// Basic auth, form `To`, `From` and inline `Twiml` that gathers one key and
 /// posts it to our callback. Recorded with the TwiML as its text.
 fn twilio_call(req: &Incoming) -> Checked {
-    let basic = format!("Basic {}", B64.encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}")));
-    if req.header("authorization") != Some(basic.as_str()) {
-        return Err((401, "twilio: wrong Basic credentials".into()));
-    }
-    content_type(req, "application/x-www-form-urlencoded")?;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+    let form = twilio_form(req)?;
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     let to = get("To").ok_or((400, "twilio: missing To".to_string()))?;
     get("From").ok_or((400, "twilio: a call needs From".to_string()))?;

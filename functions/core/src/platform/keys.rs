@@ -38,9 +38,9 @@ pub fn user(id: &str) -> String {
     format!("user:{id}")
 }
 
-/// The username → id index (usernames compare case-insensitively).
-pub fn username(name: &str) -> String {
-    format!("username:{}", name.trim().to_lowercase())
+/// The username → id index, under the name's lookup form (`domain::username::key`).
+pub fn username(key: &str) -> String {
+    format!("username:{key}")
 }
 
 /// A flow's name in the store: a keyed hash of its id (`flow::handle`), so a
@@ -124,8 +124,9 @@ pub fn audit_user_seq(user_id: &str) -> String {
     format!("audit-user-seq:{user_id}")
 }
 
-pub fn username_claim(name: &str) -> String {
-    format!("username-claim:{}", name.trim().to_lowercase())
+/// Claimed by the one create that takes the name (its lookup form, as above).
+pub fn username_claim(key: &str) -> String {
+    format!("username-claim:{key}")
 }
 
 pub fn flow_done(flow: &FlowHandle) -> String {

@@ -254,10 +254,19 @@ mod tests {
         }
     }
 
+    /// `POST /api/register/start` for the signed-in test user.
+    fn begin(s: &Signed, method: &str, cc: &str, dest: &str, mode: &str) -> Result<StartResponse> {
+        let request = StartRequest {
+            method: method.into(),
+            country_code: cc.into(),
+            destination: dest.into(),
+            mode: mode.into(),
+        };
+        start(&s.env.ctx(), &s.session(), &s.key, request)
+    }
+
     fn start_email(s: &Signed, destination: &str) -> StartResponse {
-        let request =
-            StartRequest { method: "alternate_email".into(), destination: destination.into(), ..Default::default() };
-        start(&s.env.ctx(), &s.session(), &s.key, request).unwrap()
+        begin(s, "alternate_email", "", destination, "").unwrap()
     }
 
     fn signed_in_blank() -> Signed {
@@ -287,17 +296,7 @@ mod tests {
 
     fn prove(s: &Signed, method: &str, cc: &str, dest: &str, mode: &str) -> Result<VerifyResponse> {
         let ctx = s.env.ctx();
-        let r = start(
-            &ctx,
-            &s.session(),
-            &s.key,
-            StartRequest {
-                method: method.into(),
-                country_code: cc.into(),
-                destination: dest.into(),
-                mode: mode.into(),
-            },
-        )?;
+        let r = begin(s, method, cc, dest, mode)?;
         let m = r.send_code.method.as_str().to_owned();
         send_code(
             &ctx,
@@ -477,21 +476,7 @@ mod tests {
     #[test]
     fn bad_destinations_are_refused() {
         let s = signed_in_blank();
-        let ctx = s.env.ctx();
-        let go = |method: &str, cc: &str, dest: &str, mode: &str| {
-            start(
-                &ctx,
-                &s.session(),
-                &s.key,
-                StartRequest {
-                    method: method.into(),
-                    country_code: cc.into(),
-                    destination: dest.into(),
-                    mode: mode.into(),
-                },
-            )
-            .unwrap_err()
-        };
+        let go = |method: &str, cc: &str, dest: &str, mode: &str| begin(&s, method, cc, dest, mode).unwrap_err();
         assert_eq!(go("", "", "x", "").error(), "missing_field");
         assert_eq!(go("fax", "", "x", "").status(), 400);
         assert_eq!(go("alternate_email", "", "", "").error(), "missing_field");
@@ -667,9 +652,7 @@ mod tests {
     }
 
     fn start_email_err(s: &Signed, destination: &str) -> ApiError {
-        let request =
-            StartRequest { method: "alternate_email".into(), destination: destination.into(), ..Default::default() };
-        start(&s.env.ctx(), &s.session(), &s.key, request).unwrap_err()
+        begin(s, "alternate_email", "", destination, "").unwrap_err()
     }
 
     #[test]
