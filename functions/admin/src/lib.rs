@@ -87,6 +87,6 @@ fn serve(req: &Request, endpoint: Endpoint) -> Result<(u16, Value), ApiError> {
         }
         ListAudit => with_host(req, |h| ok(200, admin::list_audit(&h.ctx(), req.query()))),
         Sweep => with_host(req, |h| ok(200, admin::sweep(&h.ctx()))),
-        Reindex => with_host(req, |h| ok(200, admin::reindex(&h.ctx()))),
+        Reindex => with_host(req, |h| ok(200, admin::reindex(&h.ctx(), &h.store))),
     }
 }

@@ -38,4 +38,4 @@ pub use platform::ctx::Ctx;
 pub use platform::secrets::Secrets;
 #[cfg(target_arch = "wasm32")]
 pub use platform::spin_store::SpinStore;
-pub use platform::store::{MemoryStore, Store, StoreError};
+pub use platform::store::{MemoryStore, Store, StoreError, WholeStoreScan};

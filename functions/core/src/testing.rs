@@ -196,10 +196,6 @@ impl crate::platform::store::Store for JitterStore<'_> {
         self.wait();
         self.0.compare_and_swap(key, expected, new)
     }
-    fn keys_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>> {
-        self.wait();
-        self.0.keys_with_prefix(prefix)
-    }
 }
 
 /// A view of a store that counts reads, so tests can show that a step's work
@@ -236,9 +232,6 @@ impl crate::platform::store::Store for CountingStore<'_> {
     }
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> StoreResult<bool> {
         self.inner.compare_and_swap(key, expected, new)
-    }
-    fn keys_with_prefix(&self, _prefix: &str) -> StoreResult<Vec<String>> {
-        panic!("a request path listed the whole store");
     }
 }
 

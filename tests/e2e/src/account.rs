@@ -2,6 +2,7 @@
 
 use crate::{App, Reply};
 use serde_json::{Value, json};
+use unlatch_core::WholeStoreScan;
 
 /// A signed-in browser: the session cookie and the CSRF token from the sign-in reply.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use unlatch_core::{Store, StoreError};
+use unlatch_core::{Store, StoreError, WholeStoreScan};
 
 pub struct App {
     child: Option<Child>,
@@ -287,8 +287,13 @@ impl Store for AppStore {
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
         self.inner().compare_and_swap(key, expected, new)
     }
+}
 
+impl WholeStoreScan for AppStore {
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner().keys_with_prefix(prefix)
+        match self {
+            AppStore::Sqlite(s) => s.keys_with_prefix(prefix),
+            AppStore::Redis(r) => r.keys_with_prefix(prefix),
+        }
     }
 }

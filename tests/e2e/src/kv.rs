@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use unlatch_core::{Store, StoreError};
+use unlatch_core::{Store, StoreError, WholeStoreScan};
 
 /// Spin's one store label.
 const LABEL: &str = "default";
@@ -94,7 +94,9 @@ impl Store for SqliteStore {
             .map_err(other)?;
         Ok(changed == 1)
     }
+}
 
+impl WholeStoreScan for SqliteStore {
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.0.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1").map_err(other)?;
         let keys = stmt.query_map(params![LABEL], |row| row.get::<_, String>(0)).map_err(other)?;

@@ -8,7 +8,7 @@ use redis::{Commands, Connection};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use unlatch_core::{Store, StoreError};
+use unlatch_core::{Store, StoreError, WholeStoreScan};
 
 /// `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1; killed on drop.
 pub struct RedisServer {
@@ -109,7 +109,9 @@ impl Store for RedisStore {
         let done: Option<()> = redis::pipe().atomic().set(key, new).ignore().query(&mut *c).map_err(other)?;
         Ok(done.is_some())
     }
+}
 
+impl WholeStoreScan for RedisStore {
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn();
         let mut pattern = String::new();

@@ -1,6 +1,7 @@
 //! The operator's API over HTTP: bearer token, users, policy, audit, import.
 
 use serde_json::{Value, json};
+use unlatch_core::WholeStoreScan;
 use unlatch_core::users;
 use unlatch_e2e::journey::*;
 use unlatch_e2e::{App, Reply};

@@ -2,8 +2,8 @@
 //! continues flows and CAPTCHAs, and nothing secret is stored in plain.
 
 use serde_json::json;
-use unlatch_core::Store;
 use unlatch_core::users::verify_password;
+use unlatch_core::{Store, WholeStoreScan};
 use unlatch_e2e::journey::*;
 
 #[test]

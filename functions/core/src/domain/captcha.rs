@@ -9,6 +9,7 @@ use crate::domain::policy::Policy;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
@@ -109,11 +110,23 @@ pub fn verify(ctx: &Ctx, s: &Solution) -> Result<()> {
     if !sig_ok || *version != "v1" || ctx.now() >= expires_at || work(&s.challenge, s.solution) < difficulty as u32 {
         return Err(ApiError::captcha_invalid());
     }
-    // The expiry is in the key so the sweeper can drop spent nonces once they could no longer verify.
-    if !Counter::new(ctx.store, keys::captcha_used(expires_at, nonce)).claim()? {
+    let used = keys::captcha_used(expires_at, nonce);
+    if !Counter::new(ctx.store, used.as_str()).claim()? {
         return Err(ApiError::captcha_invalid());
     }
+    // Spent nonces go once they could no longer verify.
+    ctx.expires(&used, expires_at)?;
     Ok(())
+}
+
+/// What the sweep does with `captcha-used:<expires_at>:<nonce>`: gone once its
+/// challenge has expired (the time is in the key).
+pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let expires_at = key.split(':').nth(1).and_then(|t| t.parse::<u64>().ok());
+    Ok(match expires_at {
+        Some(at) if at > ctx.now() => Fate::Until(at),
+        _ => Fate::Stale(vec![key.to_owned()]),
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::domain::users::{self, User};
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
@@ -120,6 +121,9 @@ fn signed_in(ctx: &Ctx, user: User, epoch: u64, n: i64, failures: &Counter) -> R
         }
         tidy || n > 1
     })?;
+    if changed.is_some() && n > 1 {
+        users::retire_window(ctx, &user.id, epoch)?;
+    }
     Ok(changed.unwrap_or(user))
 }
 
@@ -148,6 +152,7 @@ pub fn lock(ctx: &Ctx, policy: &Policy, user: &User, epoch: u64, failures: i64) 
         true
     })?;
     if moved.is_some() {
+        users::retire_window(ctx, &user.id, epoch)?;
         audit::append(ctx, "locked_out", Some(&user.id), json!({ "failures": failures, "until": until }))?;
     }
     Ok(())
@@ -201,6 +206,8 @@ fn unknown_name(ctx: &Ctx, policy: &Policy, username: &str, password: &str) -> R
         if unknown_locked_until(ctx, &hash)? == run {
             let until = ctx.now() + policy.lockout_seconds;
             ctx.store.set(&keys::unknown_locked(&hash), until.to_string().as_bytes())?;
+            // The run that filled up is over; an hour on, no guess is still counting there.
+            ctx.expires(&keys::unknown_failures(&hash, run), ctx.now() + 3600)?;
         }
         Ok(())
     };
@@ -219,6 +226,16 @@ fn unknown_name(ctx: &Ctx, policy: &Policy, username: &str, password: &str) -> R
         lock(ctx)?;
     }
     Ok(invalid_credentials())
+}
+
+/// What the sweep does with `unknown-failures:<name hash>:<run>` (filed when
+/// its run locked): gone once a later run is current. The current run is live.
+pub fn unknown_fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let mut parts = key.split(':').skip(1);
+    let (Some(hash), Some(run)) = (parts.next(), parts.next().and_then(|r| r.parse::<u64>().ok())) else {
+        return Ok(Fate::Stale(vec![key.to_owned()]));
+    };
+    Ok(if run < unknown_locked_until(ctx, hash)? { Fate::Stale(vec![key.to_owned()]) } else { Fate::Gone })
 }
 
 /// The count of failed sign-ins in the user's current lockout window (for tests and admin views).

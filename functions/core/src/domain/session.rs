@@ -8,6 +8,7 @@
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
@@ -81,7 +82,9 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
         epoch: Counter::new(ctx.store, epoch_key(user_id)).read()?,
         stepped_up_until: None,
     };
-    kv::put_json(ctx.store, &storage_key(&id), &session)?;
+    let key = storage_key(&id);
+    kv::put_json(ctx.store, &key, &session)?;
+    ctx.expires(&key, session.expires_at)?;
     Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
 }
 
@@ -155,16 +158,13 @@ pub fn end_all(ctx: &Ctx, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Deletes expired session records (KV has no expiry); bounded per call.
-pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
-    let mut removed = 0;
-    for key in ctx.store.keys_with_prefix("session:")?.into_iter().take(max) {
-        if kv::get_json::<Session>(ctx.store, &key)?.is_none_or(|s| ctx.now() >= s.expires_at) {
-            ctx.store.delete(&key)?;
-            removed += 1;
-        }
+/// What the sweep does with `session:<hash>` (filed by [`create`]): gone once expired.
+pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let Some(session) = kv::get_json::<Session>(ctx.store, key)? else { return Ok(Fate::Gone) };
+    if ctx.now() < session.expires_at {
+        return Ok(Fate::Until(session.expires_at));
     }
-    Ok(removed)
+    Ok(Fate::Stale(vec![key.to_owned()]))
 }
 
 /// The session id in a `Cookie` header, if any.
@@ -185,6 +185,7 @@ pub fn set_cookie(id: &str, max_age: u64) -> String {
 mod tests {
     use super::*;
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::TestEnv;
 
     #[test]
@@ -202,7 +203,8 @@ mod tests {
         load(&ctx, Some(&issued.id)).unwrap();
         env.clock.advance(1);
         assert_eq!(load(&ctx, Some(&issued.id)).unwrap_err().status(), 401);
-        assert_eq!(sweep(&ctx, 10).unwrap(), 1);
+        let key = storage_key(&issued.id);
+        assert_eq!(fate(&ctx, &key).unwrap(), Fate::Stale(vec![key]));
         assert_eq!(load(&ctx, None).unwrap_err().error(), "not_signed_in");
         assert_eq!(load(&ctx, Some("../x")).unwrap_err().error(), "not_signed_in");
     }

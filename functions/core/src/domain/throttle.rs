@@ -7,6 +7,7 @@ use crate::domain::policy::Policy;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use serde_json::json;
@@ -22,7 +23,7 @@ fn window_key(name: &str, subject: &str, window: u64, index: u64) -> String {
 pub fn hit(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) -> Result<()> {
     let now = ctx.now();
     let index = now / window;
-    let n = Counter::new(ctx.store, window_key(name, subject, window, index)).add(1)?;
+    let n = count(ctx, &window_key(name, subject, window, index), (index + 1) * window)?;
     if n > limit as i64 {
         return Err(ApiError::throttled((index + 1) * window - now));
     }
@@ -58,11 +59,21 @@ pub fn reserve(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) ->
     let now = ctx.now();
     let index = now / window;
     let key = window_key(name, subject, window, index);
-    let n = Counter::new(ctx.store, key.clone()).add(1)?;
+    let n = count(ctx, &key, (index + 1) * window)?;
     if n > limit as i64 {
         return Err(ApiError::throttled((index + 1) * window - now));
     }
     Ok(Reserved { key })
+}
+
+/// Adds one to the counter at `key`; the first count files it for the sweep
+/// at `stale_at`, when it no longer counts.
+fn count(ctx: &Ctx, key: &str, stale_at: u64) -> Result<i64> {
+    let n = Counter::new(ctx.store, key).add(1)?;
+    if n == 1 {
+        ctx.expires(key, stale_at)?;
+    }
+    Ok(n)
 }
 
 const DAY: u64 = 86400;
@@ -96,7 +107,9 @@ fn block_record(ctx: &Ctx, user_id: &str) -> Result<(i64, String)> {
 /// Starts a new run of failed proofs, blocked until `until`.
 fn new_run(ctx: &Ctx, user_id: &str, until: u64) -> Result<()> {
     let record = format!("{until}:{}", kv::random_hex(ctx.random, 8));
-    ctx.store.set(&block_key(user_id), record.as_bytes())?;
+    let key = block_key(user_id);
+    ctx.store.set(&key, record.as_bytes())?;
+    ctx.expires(&key, until + BLOCK_RECORD_KEPT)?;
     Ok(())
 }
 
@@ -168,7 +181,7 @@ pub fn reserve_proof(ctx: &Ctx, policy: &Policy, user_id: &str) -> Result<ProofS
     }
     let day = now / DAY;
     let key = proofs_key(user_id, &run, day);
-    let mut n = Counter::new(ctx.store, key.clone()).add(1)?;
+    let mut n = count(ctx, &key, (day + 2) * DAY)?;
     for other in [day.checked_sub(1), Some(day + 1)].into_iter().flatten() {
         n += Counter::new(ctx.store, proofs_key(user_id, &run, other)).read()?;
     }
@@ -189,14 +202,17 @@ pub fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
     new_run(ctx, user_id, ctx.now())
 }
 
+/// How long a block record outlives its block (see [`block_record_stale`]).
+const BLOCK_RECORD_KEPT: u64 = 2 * DAY;
+
 /// Whether the sweep may remove the user's `reset-blocked:` record: its block
 /// ended two days ago and its run holds no failure from yesterday on. Without
 /// the record the first run ("0") is current again, and its counts are older
 /// than the record, so nothing that still counts is forgotten.
-pub fn block_record_stale(ctx: &Ctx, user_id: &str) -> Result<bool> {
+fn block_record_stale(ctx: &Ctx, user_id: &str) -> Result<bool> {
     let (until, run) = block_record(ctx, user_id)?;
     let now = ctx.now();
-    if until.max(0) as u64 + 2 * DAY > now {
+    if until.max(0) as u64 + BLOCK_RECORD_KEPT > now {
         return Ok(false);
     }
     let day = now / DAY;
@@ -206,6 +222,35 @@ pub fn block_record_stale(ctx: &Ctx, user_id: &str) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// What the sweep does with this module's keys: a window's counter once the
+/// window ended, a day's failed proofs two days on, a block record as
+/// [`block_record_stale`] says. Their times are in the keys.
+pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let now = ctx.now();
+    let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
+    let stale_at = if key.starts_with("throttle:") {
+        // throttle:<name>:<subject>:<window>:<index>; the subject may hold ':'.
+        let mut parts = key.rsplitn(3, ':');
+        let (index, window) = (num(parts.next()), num(parts.next()));
+        index.zip(window).map(|(i, w)| (i + 1) * w)
+    } else if key.starts_with("proofs-failed:") {
+        num(key.rsplit(':').next()).map(|day| (day + 2) * DAY)
+    } else if let Some(user_id) = key.strip_prefix("reset-blocked:") {
+        if ctx.store.get(key)?.is_none() {
+            return Ok(Fate::Gone);
+        }
+        let stale = block_record_stale(ctx, user_id)?;
+        return Ok(if stale { Fate::Stale(vec![key.to_owned()]) } else { Fate::Until(now + DAY) });
+    } else {
+        return Ok(Fate::Gone);
+    };
+    // A key that does not parse is not one this code writes: it goes.
+    Ok(match stale_at {
+        Some(at) if at > now => Fate::Until(at),
+        _ => Fate::Stale(vec![key.to_owned()]),
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::domain::username;
 use crate::errors::{ApiError, ErrorCode, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
@@ -451,12 +452,34 @@ pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
 /// Ends a lockout: the flag and its end time, and a new lockout window with no
 /// failed sign-in in it yet (the old window's counter is left to the sweep, so a
 /// guess counted there concurrently cannot land in the new one).
-pub fn clear_lockout(store: &dyn Store, id: &str) -> Result<User> {
-    update(store, id, |u| {
+pub fn clear_lockout(ctx: &Ctx, id: &str) -> Result<User> {
+    let user = update(ctx.store, id, |u| {
         u.locked = false;
         u.locked_until = None;
         u.failed_signins = 0;
         u.lock_epoch += 1;
+    })?;
+    retire_window(ctx, id, user.lock_epoch - 1)?;
+    Ok(user)
+}
+
+/// Files a lockout window the account has moved past for the sweep. An hour
+/// on, so a guess still being counted there has landed by then.
+pub fn retire_window(ctx: &Ctx, id: &str, epoch: u64) -> Result<()> {
+    ctx.expires(&signin_failures_key(id, epoch), ctx.now() + 3600)?;
+    Ok(())
+}
+
+/// What the sweep does with `signin-failures:<user>:<epoch>` (filed by
+/// [`retire_window`]): gone once the account moved past that window, or is
+/// gone itself. The current window is live and is filed when it is retired.
+pub fn window_fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let rest = key.trim_start_matches("signin-failures:");
+    let Some((user_id, epoch)) = rest.split_once(':') else { return Ok(Fate::Stale(vec![key.to_owned()])) };
+    let current = get(ctx.store, user_id)?.map(|u| u.lock_epoch);
+    Ok(match (current, epoch.parse::<u64>()) {
+        (Some(current), Ok(epoch)) if epoch >= current => Fate::Gone,
+        _ => Fate::Stale(vec![key.to_owned()]),
     })
 }
 
@@ -536,7 +559,7 @@ mod tests {
         );
         let locked = lock(ctx.store, &u.id, Some(ctx.now() + 60)).unwrap();
         assert!(locked.is_locked(ctx.now()) && !locked.is_locked(ctx.now() + 60));
-        assert!(!clear_lockout(ctx.store, &u.id).unwrap().is_locked(ctx.now()));
+        assert!(!clear_lockout(&ctx, &u.id).unwrap().is_locked(ctx.now()));
         set_password(&ctx, &u.id, "pw-two-2").unwrap();
         assert!(verify_password(&get(ctx.store, &u.id).unwrap().unwrap(), "pw-two-2"));
         assert!(delete(ctx.store, &u.id).unwrap());

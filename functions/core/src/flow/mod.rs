@@ -12,6 +12,7 @@ use crate::domain::methods::MethodId;
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys::{self, FlowHandle};
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
@@ -107,6 +108,10 @@ pub struct Flow {
     /// For a `step_up` flow: the storage key of the session it steps up; the flow ends with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<String>,
+    /// Every code and draw id this flow handed out (kept by [`save`]), so the
+    /// sweep can remove their counters with the flow: KV cannot list them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issued: Vec<String>,
 }
 
 /// What the client should do next, as `next` in step responses.
@@ -195,8 +200,11 @@ pub fn start(
         methods,
         registration: None,
         session_key: None,
+        issued: Vec::new(),
     };
-    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &flow)?;
+    let key = flow_key(ctx, &flow.id);
+    kv::put_json(ctx.store, &key, &flow)?;
+    ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY)?;
     Ok(flow)
 }
 
@@ -263,6 +271,7 @@ pub fn load_owned(ctx: &Ctx, id: &str, purposes: &[Purpose], user_id: &str) -> R
 /// Writes `flow` only if the record still holds `raw`; a concurrent step
 /// that changed it first wins and this one gets 409 `flow_state`.
 pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
+    let flow = &with_issued(flow, raw);
     // CAS over the bytes this request read. Lost (another request saved first):
     // 409 and nothing of ours is stored; the client retries on the new state.
     // Misreported (Spin's Redis store says `cas-failed` after writing): the
@@ -288,28 +297,45 @@ pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
     kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
 }
 
-/// Deletes flows past their expiry (run from any request now and then; KV has no TTL).
-/// It works from the keys alone: a stored flow holds no id.
-pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
-    let now = ctx.now();
-    let mut removed = 0;
-    for key in ctx.store.keys_with_prefix("flow:")?.into_iter().take(max) {
-        if let Some(flow) = kv::get_json::<Flow>(ctx.store, &key)? {
-            // Keep a finished or expired flow a day, so a late replay still reads as used/expired.
-            if now >= flow.expires_at + 86400 {
-                ctx.store.delete(&key)?;
-                let handle = FlowHandle(key.trim_start_matches("flow:").to_owned());
-                Counter::new(ctx.store, keys::flow_done(&handle)).delete()?;
-                removed += 1;
-            }
+/// A flow, finished or not, is kept this long past its expiry, so a late
+/// replay still reads as used or expired rather than unknown.
+const KEPT_AFTER_EXPIRY: u64 = 86400;
+
+/// `flow` with the ids it handed out so far: those of the record it replaces
+/// (`raw`) and its current code and draw.
+fn with_issued(flow: &Flow, raw: &[u8]) -> Flow {
+    let mut flow = flow.clone();
+    let before = serde_json::from_slice::<Flow>(raw).map(|f| f.issued).unwrap_or_default();
+    let current = flow.pending.as_ref().map(|p| p.code_id.clone()).into_iter().chain([flow.draw_id.clone()]);
+    for id in before.into_iter().chain(current) {
+        if !id.is_empty() && !flow.issued.contains(&id) {
+            flow.issued.push(id);
         }
     }
-    Ok(removed)
+    flow
+}
+
+/// What the sweep does with `flow:<handle>` (filed by [`start`]): a day past
+/// its expiry it goes, with its claim and every per-flow counter. It works
+/// from the key alone: a stored flow holds no id.
+pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let Some(flow) = kv::get_json::<Flow>(ctx.store, key)? else { return Ok(Fate::Gone) };
+    let until = flow.expires_at + KEPT_AFTER_EXPIRY;
+    if ctx.now() < until {
+        return Ok(Fate::Until(until));
+    }
+    let handle = FlowHandle(key.trim_start_matches("flow:").to_owned());
+    let mut stale = vec![key.to_owned(), keys::flow_done(&handle), keys::destination_mismatches(&handle)];
+    for id in &flow.issued {
+        stale.extend([keys::code_attempts(&handle, id), keys::questions_answered(&handle, id)]);
+    }
+    Ok(Fate::Stale(stale))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::TestEnv;
 
     #[test]
@@ -323,10 +349,12 @@ mod tests {
         load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         env.clock.advance(1);
         assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_expired");
-        assert_eq!(sweep(&ctx, 100).unwrap(), 0);
+        let key = flow_key(&ctx, &f.id);
+        assert_eq!(fate(&ctx, &key).unwrap(), Fate::Until(f.expires_at + 86400), "kept a day, to answer 410");
         env.clock.advance(86400);
-        assert_eq!(sweep(&ctx, 100).unwrap(), 1);
-        assert_eq!(load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err().error(), "flow_not_found");
+        let h = f.handle(&ctx);
+        let stale = vec![key, keys::flow_done(&h), keys::destination_mismatches(&h)];
+        assert_eq!(fate(&ctx, &stale[0]).unwrap(), Fate::Stale(stale));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::errors::{ApiError, Result};
 use crate::flow::{Flow, PendingCode};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::Fate;
 use crate::platform::keys;
 use crate::platform::kv;
 use hmac::{Hmac, Mac};
@@ -82,7 +83,9 @@ pub fn prepare(ctx: &Ctx, flow: &Flow, method: MethodId, to: &str, lifetime: u64
     let hash = token_hash(ctx, &token);
     let expires_at = ctx.now() + lifetime;
     let record = CallRecord { sealed_flow: seal(ctx, &token, &flow.id), method, code_id: code_id.clone(), expires_at };
-    kv::put_json(ctx.store, &keys::voice_call(&hash), &record)?;
+    let key = keys::voice_call(&hash);
+    kv::put_json(ctx.store, &key, &record)?;
+    ctx.expires(&key, expires_at + KEPT_AFTER_EXPIRY)?;
     let pending =
         PendingCode { method, code_id, hash, expires_at, destination: to.to_owned(), call: Some(CallStatus::Ringing) };
     let purpose = match flow.purpose {
@@ -132,25 +135,24 @@ pub fn redeem(ctx: &Ctx, token: &str) -> Result<(String, CallRecord)> {
     Ok((flow_id, record))
 }
 
-/// Deletes call records (and their `voice-used` claims) a day past their
-/// expiry, so a late replay still reads as used; returns how many went.
-pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
-    let mut removed = 0;
-    for key in ctx.store.keys_with_prefix("voice-call:")?.into_iter().take(max) {
-        let stale = kv::get_json::<CallRecord>(ctx.store, &key)?.is_none_or(|r| ctx.now() >= r.expires_at + 86400);
-        if stale {
-            ctx.store.delete(&key)?;
-            Counter::new(ctx.store, keys::voice_used(key.trim_start_matches("voice-call:"))).delete()?;
-            removed += 1;
-        }
+/// A call record is kept this long past its expiry, so a late replay still
+/// reads as used.
+const KEPT_AFTER_EXPIRY: u64 = 86400;
+
+/// What the sweep does with `voice-call:<token hash>` (filed by [`prepare`]):
+/// a day past its expiry it goes, with its `voice-used` claim.
+pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let Some(record) = kv::get_json::<CallRecord>(ctx.store, key)? else { return Ok(Fate::Gone) };
+    let until = record.expires_at + KEPT_AFTER_EXPIRY;
+    if ctx.now() < until {
+        return Ok(Fate::Until(until));
     }
-    Ok(removed)
+    Ok(Fate::Stale(vec![key.to_owned(), keys::voice_used(key.trim_start_matches("voice-call:"))]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::store::Store;
     use crate::testing::{last_call_token, send_to, start};
 
     #[test]
@@ -165,9 +167,9 @@ mod tests {
         let record: CallRecord = kv::get_json(ctx.store, &keys::voice_call(&hash)).unwrap().unwrap();
         assert_eq!(unseal(&ctx, &token, &record.sealed_flow).as_deref(), Some(flow.as_str()));
         assert_ne!(unseal(&ctx, &"b".repeat(32), &record.sealed_flow).as_deref(), Some(flow.as_str()));
-        assert_eq!(sweep(&ctx, 100).unwrap(), 0, "a live call stays");
+        let key = keys::voice_call(&hash);
+        assert_eq!(fate(&ctx, &key).unwrap(), Fate::Until(record.expires_at + 86400), "a live call stays");
         env.clock.advance(300 + 86400);
-        assert_eq!(sweep(&env.ctx(), 100).unwrap(), 1);
-        assert!(env.store.keys_with_prefix("voice-").unwrap().is_empty());
+        assert_eq!(fate(&env.ctx(), &key).unwrap(), Fate::Stale(vec![key.clone(), keys::voice_used(&hash)]));
     }
 }

@@ -2,8 +2,9 @@
 //! the caller's address (for per-address throttles and audit).
 
 use crate::platform::clock::{Clock, Random};
+use crate::platform::expiry;
 use crate::platform::secrets::Secrets;
-use crate::platform::store::Store;
+use crate::platform::store::{Store, StoreError};
 
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
@@ -40,5 +41,11 @@ impl<'a> Ctx<'a> {
 
     pub fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// Files `key` for the sweep to look at once `at` has passed (KV has no
+    /// expiry; see `platform::expiry`).
+    pub fn expires(&self, key: &str, at: u64) -> Result<(), StoreError> {
+        expiry::file(self.store, self.now(), key, at)
     }
 }

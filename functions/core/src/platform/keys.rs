@@ -23,6 +23,7 @@ pub const COUNTER_FAMILIES: &[&str] = &[
     "user-index-seq",
     "audit-user-seq:",
     "admins-claim",
+    "expiry-seq:",
 ];
 
 /// Whether `key` belongs to a counter family.
@@ -83,6 +84,9 @@ pub fn user_index(n: u64) -> String {
 /// How far the admin reindex got through the audit trail (a sequence number).
 pub const REINDEX_AUDIT_CURSOR: &str = "reindex-audit-cursor";
 
+/// The last key the admin reindex filed in the expiry index (keys go in key order).
+pub const REINDEX_EXPIRY_CURSOR: &str = "reindex-expiry-cursor";
+
 /// The ids of the administrators, one small record.
 pub const ADMINS: &str = "admins";
 
@@ -105,7 +109,21 @@ pub fn voice_call(token_hash: &str) -> String {
     format!("voice-call:{token_hash}")
 }
 
+/// The `n`-th key filed to go stale in `minute` (Unix minutes), for the sweep
+/// (`platform::expiry`).
+pub fn expiry(minute: u64, n: u64) -> String {
+    format!("expiry:{minute}:{n}")
+}
+
+/// Where the sweep stands in the expiry index: `<minute>:<entries done>`.
+pub const EXPIRY_CURSOR: &str = "expiry-cursor";
+
 // Counters.
+
+/// How many keys were filed to go stale in `minute` (the last `expiry:<minute>:<n>`).
+pub fn expiry_seq(minute: u64) -> String {
+    format!("expiry-seq:{minute}")
+}
 
 /// Claimed by the one callback that answers a call's token (single use).
 pub fn voice_used(token_hash: &str) -> String {

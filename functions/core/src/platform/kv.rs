@@ -133,9 +133,6 @@ mod tests {
             self.0.compare_and_swap(key, expected, new)?;
             Ok(false)
         }
-        fn keys_with_prefix(&self, prefix: &str) -> std::result::Result<Vec<String>, crate::StoreError> {
-            self.0.keys_with_prefix(prefix)
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod counter;
 pub mod ctx;
+pub mod expiry;
 pub mod http;
 pub mod keys;
 pub mod kv;

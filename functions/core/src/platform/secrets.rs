@@ -134,6 +134,7 @@ mod tests {
     use super::*;
     use crate::platform::clock::OsRandom;
     use crate::platform::store::MemoryStore;
+    use crate::platform::store::WholeStoreScan;
     use std::sync::Arc;
 
     const CAPTCHA: &str = "0123456789abcdef0123456789abcdef-captcha";

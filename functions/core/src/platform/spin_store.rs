@@ -2,7 +2,7 @@
 //! `wasi:keyvalue` atomics for increment and compare-and-swap (the two
 //! interfaces reach the same store on every Spin backend).
 
-use crate::platform::store::{Store, StoreError};
+use crate::platform::store::{Store, StoreError, WholeStoreScan};
 use spin_sdk::key_value;
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
 
@@ -73,7 +73,9 @@ impl Store for SpinStore {
             Err(atomics::CasError::StoreError(e)) => Err(from_wasi(e)),
         }
     }
+}
 
+impl WholeStoreScan for SpinStore {
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let keys = self.plain.get_keys().map_err(from_spin)?;
         Ok(keys.into_iter().filter(|k| k.starts_with(prefix)).collect())

@@ -123,6 +123,7 @@ mod tests {
     use crate::domain::credentials::failures;
     use crate::domain::hashing;
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::{PASSWORD, TestEnv};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -210,7 +211,7 @@ mod tests {
             sign(&env, "jane@contoso.com", "wrong").unwrap_err();
         }
         assert_eq!(sign(&env, "jane@contoso.com", PASSWORD).unwrap_err().status(), 423);
-        users::clear_lockout(&*env.store, &u.id).unwrap();
+        users::clear_lockout(&env.ctx(), &u.id).unwrap();
         sign(&env, "jane@contoso.com", PASSWORD).unwrap();
     }
 

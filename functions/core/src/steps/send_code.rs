@@ -104,6 +104,7 @@ pub(crate) mod tests {
     use crate::domain::notify::Channel;
     use crate::domain::notify::{self, FailingNotifier};
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::{JitterStore, easy_env, last_code, send_to, start};
     use std::sync::atomic::{AtomicUsize, Ordering};
 

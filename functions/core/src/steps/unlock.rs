@@ -45,7 +45,7 @@ pub fn unlock(ctx: &Ctx, notifier: &dyn Notifier, req: UnlockRequest) -> Result<
     }
     throttle::check_blocked(ctx, &user.id)?;
     flow::consume(ctx, &flow)?;
-    users::clear_lockout(ctx.store, &user.id)?;
+    users::clear_lockout(ctx, &user.id)?;
     // Proving identity ends the run of failed proofs, as a reset does.
     throttle::clear_failed_proofs(ctx, &user.id)?;
     audit::append(ctx, "unlocked", Some(&user.id), json!({ "gates": flow.gates_passed, "via": "self_service" }))?;
@@ -77,6 +77,7 @@ pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::verified_flow;
     use crate::testing::{PASSWORD, TestEnv};
     use crate::testing::{easy_env, start};

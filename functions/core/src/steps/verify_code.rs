@@ -277,6 +277,7 @@ pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
 mod tests {
     use super::*;
     use crate::domain::questions::PREDEFINED;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::TestEnv;
     use crate::testing::{easy_env, last_call_token, last_code, poll, press, prove_last, send_to, start};
     use std::sync::atomic::{AtomicUsize, Ordering};

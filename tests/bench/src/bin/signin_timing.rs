@@ -10,7 +10,7 @@
 use std::time::Instant;
 use unlatch_core::users::{self, NewUser};
 use unlatch_e2e::App;
-use unlatch_e2e::journey::{create_user, set_policy};
+use unlatch_e2e::journey::{create_user, set_policy, with_ctx};
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -30,7 +30,6 @@ fn main() {
         &app,
         NewUser { username: "jane@contoso.com".into(), password: "Correct-Horse-42".into(), ..Default::default() },
     );
-    let store = app.store();
     let body = |user: &str| serde_json::json!({ "username": user, "password": "Wrong-password-123" });
     // Unknown names are counted and locked like accounts: a new name each round stays below the threshold.
     let wrong_body = body("jane@contoso.com");
@@ -46,7 +45,7 @@ fn main() {
     for round in 0..5 {
         time(&wrong_body);
         time(&unknown_body(round));
-        users::clear_lockout(&store, &jane.id).unwrap();
+        with_ctx(&app, |ctx| users::clear_lockout(ctx, &jane.id)).unwrap();
     }
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..pairs {
@@ -64,7 +63,7 @@ fn main() {
             wrong.push(tb)
         }
         // Keep the account below the lockout threshold (outside the timed part).
-        users::clear_lockout(&store, &jane.id).unwrap();
+        with_ctx(&app, |ctx| users::clear_lockout(ctx, &jane.id)).unwrap();
     }
     let (wm, w10, w90, wmean) = stats(wrong);
     let (um, u10, u90, umean) = stats(unknown);

@@ -1,89 +1,127 @@
 //! KV has no expiry, so stale records are swept: ended throttle windows,
-//! spent CAPTCHA nonces, old failed-proof days, ended blocks, and flows a day
-//! past expiry with their attempt counters, expired sessions. The admin API's
+//! spent CAPTCHA nonces, old failed-proof days, ended blocks and retired
+//! lockout windows, flows and calls a day past expiry with their counters,
+//! expired sessions. Every writer of such a key files it in the expiry index
+//! (`platform::expiry`); the sweep walks the index from its cursor and asks
+//! each key's owner for its [`Fate`], so a call's work is bounded by its
+//! budget, never by the store's size. The admin API's
 //! `POST /api/admin/maintenance/sweep` runs it ([`admin_sweep`], re-exported
-//! as `admin::sweep`); it is bounded per call.
+//! as `admin::sweep`).
 
 use super::ACTOR;
-use crate::domain::audit;
-use crate::domain::throttle;
+use crate::domain::{audit, captcha, credentials, session, throttle, users};
 use crate::errors::Result;
-use crate::flow;
+use crate::flow::{self, voice};
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::{self, Fate};
 use crate::platform::keys;
 use serde_json::{Value, json};
 
-/// Stale keys one sweep may remove per family (bounded so a call stays short).
+/// Index minutes and entries one sweep call may look at (bounded so a call stays short).
 pub const SWEEP_BATCH: usize = 1000;
 
-/// `POST /api/admin/maintenance/sweep` → `{removed}`: KV has no expiry, so an
-/// operator's scheduler calls this now and then to drop ended windows, spent
-/// nonces, old flows and expired sessions.
+/// `POST /api/admin/maintenance/sweep` → `{removed, caught_up}`: KV has no
+/// expiry, so an operator's scheduler calls this now and then (again at once
+/// while `caught_up` is false) to drop what went stale.
 pub fn admin_sweep(ctx: &Ctx) -> Result<Value> {
-    let removed = sweep(ctx, SWEEP_BATCH)?;
-    audit::append(ctx, "admin_sweep", None, json!({ "actor": ACTOR, "removed": removed }))?;
-    Ok(json!({ "removed": removed }))
+    let swept = sweep(ctx, SWEEP_BATCH)?;
+    audit::append(ctx, "admin_sweep", None, json!({ "actor": ACTOR, "removed": swept.removed }))?;
+    Ok(json!({ "removed": swept.removed, "caught_up": swept.caught_up }))
 }
 
-/// A key prefix and the test for whether one of its keys is stale.
-type Family<'a> = (&'static str, &'a dyn Fn(&str) -> Result<bool>);
+/// What one sweep call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Stale keys removed (a flow counts once, with its counters).
+    pub removed: usize,
+    /// Whether the index was walked up to now (else call again).
+    pub caught_up: bool,
+}
 
-/// Deletes up to about `max` stale keys per family; returns how many went.
-pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
-    let now = ctx.now();
-    let day = now / 86400;
-    let mut removed = flow::sweep(ctx, max)? + flow::voice::sweep(ctx, max)? + crate::domain::session::sweep(ctx, max)?;
-    let num = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
-    let families: [Family; 8] = [
-        // throttle:<name>:<subject>:<window>:<index> — subject may hold ':'.
-        ("throttle:", &|k: &str| {
-            let mut parts = k.rsplitn(3, ':');
-            let (index, window) = (num(parts.next()), num(parts.next()));
-            Ok(matches!((index, window), (Some(i), Some(w)) if (i + 1) * w <= now))
-        }),
-        ("captcha-used:", &|k: &str| Ok(num(k.split(':').nth(1)).is_some_and(|exp| exp <= now))),
-        ("proofs-failed:", &|k: &str| Ok(num(k.rsplit(':').next()).is_some_and(|d| d + 2 <= day))),
-        // The record also names the run failed proofs count in: kept while the run may still count.
-        ("reset-blocked:", &|k: &str| throttle::block_record_stale(ctx, k.trim_start_matches("reset-blocked:"))),
-        // signin-failures:<user>:<epoch> — windows before the user's current one (or of a deleted user).
-        ("signin-failures:", &|k: &str| {
-            let rest = k.trim_start_matches("signin-failures:");
-            let Some((user_id, epoch)) = rest.split_once(':') else { return Ok(true) }; // the old, unwindowed key
-            Ok(crate::domain::users::get(ctx.store, user_id)?.is_none_or(|u| num(Some(epoch)) < Some(u.lock_epoch)))
-        }),
-        // Per-code and per-draw counters outlive nothing: gone with their flow.
-        ("code-attempts:", &|k: &str| flow_gone(ctx, k)),
-        ("questions-answered:", &|k: &str| flow_gone(ctx, k)),
-        ("destination-mismatches:", &|k: &str| flow_gone(ctx, k)),
-    ];
-    for (prefix, stale) in families {
-        for key in ctx.store.keys_with_prefix(prefix)?.into_iter().take(max) {
-            if stale(&key)? {
-                ctx.store.delete(&key)?;
+/// Walks the expiry index for up to `budget` minutes and entries: stale keys
+/// go, keys not stale yet are filed again for when they will be.
+pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
+    let mut removed = 0;
+    let walked = expiry::walk(ctx.store, ctx.now(), budget, |key| {
+        match fate(ctx, key)? {
+            Fate::Stale(stale) => {
+                for key in stale {
+                    ctx.store.delete(&key)?;
+                }
                 removed += 1;
             }
+            Fate::Until(at) => ctx.expires(key, at)?,
+            Fate::Gone => {}
         }
-    }
-    Ok(removed)
+        Ok::<_, crate::errors::ApiError>(())
+    })?;
+    Ok(Swept { removed, caught_up: walked.caught_up })
 }
 
-/// Whether the flow of a per-flow counter (`<family>:<flow handle>:...`) is gone.
-fn flow_gone(ctx: &Ctx, key: &str) -> Result<bool> {
-    let handle = keys::FlowHandle(key.split(':').nth(1).unwrap_or_default().to_owned());
-    Ok(ctx.store.get(&keys::flow(&handle))?.is_none())
+/// Asks the owner of `key`'s family what is to become of it.
+fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    match key.split(':').next().unwrap_or_default() {
+        "flow" => flow::fate(ctx, key),
+        "voice-call" => voice::fate(ctx, key),
+        "session" => session::fate(ctx, key),
+        "throttle" | "proofs-failed" | "reset-blocked" => throttle::fate(ctx, key),
+        "captcha-used" => captcha::fate(ctx, key),
+        "signin-failures" => users::window_fate(ctx, key),
+        "unknown-failures" => credentials::unknown_fate(ctx, key),
+        // Filed only by the reindex, for stores older than `Flow::issued`:
+        // these counters go once their flow has.
+        "code-attempts" | "questions-answered" | "destination-mismatches" => {
+            let handle = keys::FlowHandle(key.split(':').nth(1).unwrap_or_default().to_owned());
+            Ok(match ctx.store.get(&keys::flow(&handle))? {
+                None => Fate::Stale(vec![key.to_owned()]),
+                Some(_) => Fate::Until(ctx.now() + 86400),
+            })
+        }
+        _ => Ok(Fate::Gone),
+    }
 }
+
+/// The key families the sweep knows: what the reindex files for a store
+/// written before the expiry index existed.
+pub const EXPIRING_FAMILIES: [&str; 12] = [
+    "flow:",
+    "voice-call:",
+    "session:",
+    "throttle:",
+    "proofs-failed:",
+    "reset-blocked:",
+    "captcha-used:",
+    "signin-failures:",
+    "unknown-failures:",
+    "code-attempts:",
+    "questions-answered:",
+    "destination-mismatches:",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::store::Store;
-    use crate::testing::{VerifyRequest, easy_env, send_to, start, verify_code as verify};
+    use crate::platform::store::WholeStoreScan;
+    use crate::testing::{TestEnv, VerifyRequest, easy_env, send_to, start, verify_code as verify};
+
+    /// Sweeps until caught up; returns how many keys went.
+    fn sweep_all(env: &TestEnv) -> usize {
+        let mut removed = 0;
+        for _ in 0..10_000 {
+            let swept = sweep(&env.ctx(), SWEEP_BATCH).unwrap();
+            removed += swept.removed;
+            if swept.caught_up {
+                return removed;
+            }
+        }
+        panic!("the sweep never caught up");
+    }
 
     #[test]
     fn stale_records_go_and_live_ones_stay() {
         let env = easy_env();
         let jane = env.user_with_everything("jane@contoso.com");
-        crate::domain::session::create(&env.ctx(), &jane.id).unwrap();
+        session::create(&env.ctx(), &jane.id).unwrap();
         let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
         send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
         for _ in 0..5 {
@@ -105,29 +143,74 @@ mod tests {
                 && count("code-attempts:") == 1
                 && count("reset-blocked:") == 1
         );
-        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 0, "nothing is stale yet");
-        env.clock.advance(3 * 86400);
-        assert!(sweep(&env.ctx(), 1000).unwrap() > 0);
-        for p in
-            ["flow:", "session:", "throttle:", "captcha-used:", "code-attempts:", "proofs-failed:", "reset-blocked:"]
-        {
+        assert_eq!(sweep_all(&env), 0, "nothing is stale yet");
+        // The block record is the last to go: two days after its day-long block.
+        env.clock.advance(3 * 86400 + 180);
+        assert!(sweep_all(&env) > 0);
+        for p in [
+            "flow:",
+            "flow-done:",
+            "session:",
+            "throttle:",
+            "captcha-used:",
+            "code-attempts:",
+            "proofs-failed:",
+            "reset-blocked:",
+            "expiry:",
+            "expiry-seq:",
+        ] {
             assert_eq!(count(p), 0, "{p}");
         }
         assert!(count("user:") == 1 && count("audit:") > 0, "users and audit are kept");
     }
 
     #[test]
-    fn past_lockout_windows_and_old_unwindowed_counters_go() {
+    fn a_retired_lockout_window_goes_and_the_current_one_stays() {
         use crate::platform::counter::Counter;
         let env = easy_env();
         let jane = env.user_with_everything("jane@contoso.com");
-        let window = |e: u64| crate::domain::users::signin_failures_key(&jane.id, e);
+        let window = |e: u64| users::signin_failures_key(&jane.id, e);
         Counter::new(&*env.store, window(0)).add(3).unwrap();
-        Counter::new(&*env.store, format!("signin-failures:{}", jane.id)).add(2).unwrap();
-        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 1, "only the unwindowed key of before");
-        crate::domain::users::clear_lockout(&*env.store, &jane.id).unwrap();
+        users::clear_lockout(&env.ctx(), &jane.id).unwrap();
         Counter::new(&*env.store, window(1)).add(1).unwrap();
-        assert_eq!(sweep(&env.ctx(), 1000).unwrap(), 1, "the window before the unlock");
+        env.clock.advance(3600 + 180);
+        assert_eq!(sweep_all(&env), 1, "the window before the unlock");
         assert_eq!(env.store.keys_with_prefix("signin-failures:").unwrap(), vec![window(1)]);
+    }
+
+    /// The scale rule: 100,000 expired records among 100,000 live ones all go,
+    /// and no live one does, over repeated bounded calls.
+    #[test]
+    fn repeated_sweeps_remove_every_expired_record_and_no_live_one() {
+        let env = TestEnv::new();
+        env.clock.set(20_000 * 86400 + 3600);
+        let make = |n: usize| -> Vec<String> {
+            let ctx = env.ctx();
+            (0..n)
+                .flat_map(|i| {
+                    let flow = flow::start(&ctx, flow::Purpose::Reset, &format!("u{i}"), 1, vec![], 900).unwrap();
+                    let session = session::create(&ctx, &format!("u{i}")).unwrap();
+                    let subject = format!("s{i}");
+                    throttle::hit(&ctx, "t", &subject, 5, 86400).unwrap();
+                    let day = ctx.now() / 86400;
+                    [
+                        keys::flow(&flow.handle(&ctx)),
+                        session::storage_key(&session.id),
+                        keys::throttle("t", &subject, 86400, day),
+                    ]
+                })
+                .collect()
+        };
+        let expired = make(33_334);
+        env.clock.advance(2 * 86400);
+        let live = make(33_334);
+        env.clock.advance(20 * 60);
+        let mut calls = 0;
+        while !sweep(&env.ctx(), SWEEP_BATCH).unwrap().caught_up {
+            calls += 1;
+        }
+        let left: std::collections::HashSet<String> = env.store.keys_with_prefix("").unwrap().into_iter().collect();
+        assert!(expired.iter().all(|k| !left.contains(k)), "every expired record went ({calls} calls)");
+        assert!(live.iter().all(|k| left.contains(k)), "no live record did");
     }
 }

@@ -1,11 +1,14 @@
 //! `POST /api/admin/maintenance/reindex`: a one-off, resumable pass that gives
 //! a store written before the indexes existed its user index, its admins
-//! record and its per-user audit index. Each call does a bounded amount of
-//! work and says whether more remains; call it until `done` is true.
+//! record, its per-user audit index and its expiry index. Each call does a
+//! bounded amount of work and says whether more remains; call it until `done`
+//! is true.
 //!
-//! It is the one request that lists keys: finding users that predate the index
-//! has no other way in. It is an operator's one-off, never on a user's path.
+//! It is the one request that lists keys ([`WholeStoreScan`]): finding what
+//! predates an index has no other way in. It is an operator's one-off, never
+//! on a user's path, and no other step is handed the listing.
 
+use super::maintenance::EXPIRING_FAMILIES;
 use crate::domain::audit::{self, Event};
 use crate::domain::users::{self, User};
 use crate::errors::Result;
@@ -13,23 +16,26 @@ use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::keys;
 use crate::platform::kv;
+use crate::platform::store::WholeStoreScan;
 use serde_json::{Value, json};
 
 /// Users and audit events handled per call.
 pub const REINDEX_BATCH: usize = 200;
 
-pub fn reindex(ctx: &Ctx) -> Result<Value> {
-    let users = reindex_users(ctx, REINDEX_BATCH)?;
+pub fn reindex(ctx: &Ctx, scan: &dyn WholeStoreScan) -> Result<Value> {
+    let users = reindex_users(ctx, scan, REINDEX_BATCH)?;
     let (events, audit_done) = reindex_audit(ctx, REINDEX_BATCH)?;
-    let done = users < REINDEX_BATCH && audit_done;
-    audit::append(ctx, "admin_reindex", None, json!({ "actor": super::ACTOR, "users": users, "events": events }))?;
-    Ok(json!({ "users_indexed": users, "events_indexed": events, "done": done }))
+    let filed = reindex_expiry(ctx, scan, REINDEX_BATCH)?;
+    let done = users < REINDEX_BATCH && audit_done && filed < REINDEX_BATCH;
+    let detail = json!({ "actor": super::ACTOR, "users": users, "events": events, "keys_filed": filed });
+    audit::append(ctx, "admin_reindex", None, detail)?;
+    Ok(json!({ "users_indexed": users, "events_indexed": events, "keys_filed": filed, "done": done }))
 }
 
 /// Gives up to `max` users without an index slot their slot (and the admins their place in the record).
-fn reindex_users(ctx: &Ctx, max: usize) -> Result<usize> {
+fn reindex_users(ctx: &Ctx, scan: &dyn WholeStoreScan, max: usize) -> Result<usize> {
     let mut done = 0;
-    for key in ctx.store.keys_with_prefix("user:")? {
+    for key in scan.keys_with_prefix("user:")? {
         if done == max {
             break;
         }
@@ -73,11 +79,32 @@ fn reindex_audit(ctx: &Ctx, max: usize) -> Result<(usize, bool)> {
     Ok((done, seq >= newest))
 }
 
+/// Files up to `max` keys of the expiring families in the expiry index, in key
+/// order from a stored cursor (the sweep re-checks each, so filing a key the
+/// index already holds is harmless); returns how many.
+fn reindex_expiry(ctx: &Ctx, scan: &dyn WholeStoreScan, max: usize) -> Result<usize> {
+    let after = ctx.store.get(keys::REINDEX_EXPIRY_CURSOR)?.map(|v| String::from_utf8_lossy(&v).into_owned());
+    let mut pending = Vec::new();
+    for family in EXPIRING_FAMILIES {
+        pending.extend(scan.keys_with_prefix(family)?.into_iter().filter(|k| after.as_ref().is_none_or(|a| k > a)));
+    }
+    pending.sort_unstable();
+    pending.truncate(max);
+    for key in &pending {
+        ctx.expires(key, ctx.now())?;
+    }
+    if let Some(last) = pending.last() {
+        ctx.store.set(keys::REINDEX_EXPIRY_CURSOR, last.as_bytes())?;
+    }
+    Ok(pending.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::users::{Contacts, NewUser, Role};
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::TestEnv;
 
     /// Turns the store back into one written before the indexes: no index
@@ -85,6 +112,7 @@ mod tests {
     fn age(env: &TestEnv) {
         for key in env.store.keys_with_prefix("").unwrap() {
             if key.starts_with("user-index")
+                || key.starts_with("expiry")
                 || key == keys::ADMINS
                 || key == keys::ADMINS_CLAIM
                 || key.starts_with("audit-user")
@@ -116,16 +144,17 @@ mod tests {
             .unwrap();
             audit::append(&ctx, "signin_failed", Some(&user.id), json!({})).unwrap();
         }
+        let old_flow = crate::flow::start(&ctx, crate::flow::Purpose::Reset, "u1", 1, vec![], 900).unwrap();
         age(&env);
         assert!(users::admin_emails(&*env.store, None, 10).unwrap().is_empty(), "the old store has no admins record");
 
-        let first = reindex(&ctx).unwrap();
+        let first = reindex(&ctx, &*env.store).unwrap();
         assert_eq!(
             (first["users_indexed"].as_u64(), first["done"].as_bool()),
             (Some(REINDEX_BATCH as u64), Some(false))
         );
         let mut calls = 1;
-        while !reindex(&ctx).unwrap()["done"].as_bool().unwrap() {
+        while !reindex(&ctx, &*env.store).unwrap()["done"].as_bool().unwrap() {
             calls += 1;
             assert!(calls < 10, "each call makes progress");
         }
@@ -137,7 +166,13 @@ mod tests {
             audit::Query { user_id: Some(one.id.clone()), kind: Some("signin_failed".into()), ..Default::default() };
         assert_eq!(audit::list(&*env.store, &q).unwrap().len(), 1, "old events are in the per-user index");
         // Running it again changes nothing.
-        assert_eq!(reindex(&ctx).unwrap()["users_indexed"], 0);
+        let again = reindex(&ctx, &*env.store).unwrap();
+        assert_eq!((again["users_indexed"].as_u64(), again["keys_filed"].as_u64()), (Some(0), Some(0)));
         assert_eq!(users::page(&*env.store, 0, 500).unwrap().0.len(), REINDEX_BATCH + 50);
+        // The flow from before the expiry index is found by the sweep once stale.
+        let flow_key = keys::flow(&old_flow.handle(&ctx));
+        env.clock.advance(2 * 86400);
+        while !super::super::maintenance::sweep(&env.ctx(), 1000).unwrap().caught_up {}
+        assert!(env.store.get(&flow_key).unwrap().is_none());
     }
 }

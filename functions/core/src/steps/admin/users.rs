@@ -204,6 +204,9 @@ pub fn update_user(ctx: &Ctx, id: &str, req: UpdateUserRequest) -> Result<Value>
             u.password_changed_at = now;
         }
     })?;
+    if req.locked == Some(false) {
+        users::retire_window(ctx, id, updated.lock_epoch - 1)?;
+    }
     if req.password.is_some() {
         // A new password signs out every session opened with the old one.
         crate::domain::session::end_all(ctx, id)?;
@@ -258,7 +261,7 @@ pub fn lock_user(ctx: &Ctx, id: &str, req: LockRequest) -> Result<Value> {
 /// `POST /api/admin/users/<id>/unlock`: clears the lock and the failed sign-in counter.
 pub fn unlock_user(ctx: &Ctx, id: &str) -> Result<Value> {
     let before = load(ctx, id)?;
-    let user = users::clear_lockout(ctx.store, id)?;
+    let user = users::clear_lockout(ctx, id)?;
     audit::append(
         ctx,
         "admin_user_unlocked",

@@ -216,6 +216,7 @@ pub fn route(method: &str, path: &str) -> Routed<Endpoint> {
 
 #[cfg(test)]
 mod tests {
+    use crate::platform::store::WholeStoreScan;
 
     #[test]
     fn the_route_table() {

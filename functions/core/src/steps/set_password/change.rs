@@ -86,6 +86,7 @@ mod tests {
     use super::*;
     use crate::domain::notify;
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::{PASSWORD, TestEnv};
     use crate::testing::{SigninRequest, signin};
 

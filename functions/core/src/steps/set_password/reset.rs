@@ -92,7 +92,7 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     let updated = users::set_password(ctx, &user.id, &req.new_password)?;
     // Whoever held a session with the old password is signed out.
     crate::domain::session::end_all(ctx, &user.id)?;
-    users::clear_lockout(ctx.store, &user.id)?;
+    users::clear_lockout(ctx, &user.id)?;
     clear_counters(ctx, &user.id)?;
     audit::append(
         ctx,
@@ -109,6 +109,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::domain::notify;
     use crate::platform::store::Store;
+    use crate::platform::store::WholeStoreScan;
     use crate::testing::{PASSWORD, TestEnv};
     use crate::testing::{VerifyRequest, verify_code as verify};
     use crate::testing::{easy_env, last_code, send_to, start, try_code, verified_flow};

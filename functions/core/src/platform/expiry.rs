@@ -1,0 +1,178 @@
+//! The expiry index: KV has no expiry and no prefix listing, so whoever writes
+//! a record or counter that will go stale files its key under the minute it
+//! goes stale: `expiry:<minute>:<n>` → key, `n` from the counter
+//! `expiry-seq:<minute>`. The sweep ([`walk`]) visits the minutes from a
+//! stored cursor up to a little before now, so each call's work is bounded by
+//! its budget, never by the store's size, and every call makes progress.
+//!
+//! Filing is a hint, not the truth: the sweep re-checks each key (its owner's
+//! `fate`), deletes it only when it really is stale, and files it again when it
+//! is not yet. So a record whose life was extended, or a key filed twice, is
+//! safe. The layout is in `docs/design.md` ("Expiry index").
+
+use crate::platform::counter::Counter;
+use crate::platform::keys;
+use crate::platform::store::{Store, StoreError};
+
+/// Minutes the sweep stays behind now, so a host whose clock runs a little
+/// behind cannot file into a minute the sweep has already closed.
+const SKEW_MINUTES: u64 = 2;
+
+/// What the sweep should do with a filed key, as its owner judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Stale: delete these keys (the key itself and whatever lives and dies with it).
+    Stale(Vec<String>),
+    /// Not stale yet: look again at this time.
+    Until(u64),
+    /// Already gone, or not a key the sweep knows: nothing to do.
+    Gone,
+}
+
+/// Files `key` to be looked at once `at` (Unix seconds) has passed: one
+/// `increment` and one `set`. A time in the past is filed for the next minute.
+pub fn file(store: &dyn Store, now: u64, key: &str, at: u64) -> Result<(), StoreError> {
+    let minute = at.max(now + 60) / 60;
+    let n = Counter::new(store, keys::expiry_seq(minute)).add(1)?;
+    store.set(&keys::expiry(minute, n as u64), key.as_bytes())?;
+    // The first entry of a minute makes sure the sweep has somewhere to start.
+    // An hour back covers every writer racing this one: their minutes are all
+    // later than their own now.
+    if n == 1 && store.get(keys::EXPIRY_CURSOR)?.is_none() {
+        save_cursor(store, Cursor { minute: (now / 60).saturating_sub(60), done: 0 })?;
+    }
+    Ok(())
+}
+
+/// Where the sweep stands: the first minute not finished, and how many of its entries are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    minute: u64,
+    done: u64,
+}
+
+fn load_cursor(store: &dyn Store) -> Result<Option<Cursor>, StoreError> {
+    let Some(bytes) = store.get(keys::EXPIRY_CURSOR)? else { return Ok(None) };
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed =
+        text.split_once(':').and_then(|(m, d)| Some(Cursor { minute: m.parse().ok()?, done: d.parse().ok()? }));
+    parsed.map(Some).ok_or_else(|| StoreError::Other("the expiry cursor is corrupt".into()))
+}
+
+// Two sweeps at once may move the cursor back: entries they both visit are
+// visited twice, which is safe (deleting is idempotent, a fate is re-checked).
+fn save_cursor(store: &dyn Store, c: Cursor) -> Result<(), StoreError> {
+    store.set(keys::EXPIRY_CURSOR, format!("{}:{}", c.minute, c.done).as_bytes())
+}
+
+/// What one [`walk`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Walked {
+    /// Entries visited.
+    pub visited: usize,
+    /// Whether the walk reached now (else call again).
+    pub caught_up: bool,
+}
+
+/// Visits filed keys whose minute has passed, oldest first, from the stored
+/// cursor; each minute looked at and each entry visited costs one unit of
+/// `budget`. Each entry is removed once `visit` returned; a minute is closed
+/// (its counter removed) once all its entries are.
+pub fn walk<E: From<StoreError>>(
+    store: &dyn Store,
+    now: u64,
+    budget: usize,
+    mut visit: impl FnMut(&str) -> Result<(), E>,
+) -> Result<Walked, E> {
+    let Some(mut cursor) = load_cursor(store)? else { return Ok(Walked { visited: 0, caught_up: true }) };
+    // A minute and one of its entries at least, so every call makes progress.
+    let budget = budget.max(2);
+    let last = (now / 60).saturating_sub(SKEW_MINUTES);
+    let (mut spent, mut visited) = (0, 0);
+    while cursor.minute <= last && spent < budget {
+        spent += 1;
+        let seq = Counter::new(store, keys::expiry_seq(cursor.minute));
+        let filed = seq.read()?.max(0) as u64;
+        while cursor.done < filed && spent < budget {
+            cursor.done += 1;
+            spent += 1;
+            let entry = keys::expiry(cursor.minute, cursor.done);
+            if let Some(key) = store.get(&entry)? {
+                visit(&String::from_utf8_lossy(&key))?;
+                visited += 1;
+            }
+            store.delete(&entry)?;
+        }
+        if cursor.done < filed {
+            break;
+        }
+        seq.delete()?;
+        cursor = Cursor { minute: cursor.minute + 1, done: 0 };
+    }
+    save_cursor(store, cursor)?;
+    Ok(Walked { visited, caught_up: cursor.minute > last })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::store::MemoryStore;
+    use crate::platform::store::WholeStoreScan;
+
+    fn walk_all(store: &dyn Store, now: u64, budget: usize) -> (Vec<String>, Walked) {
+        let mut seen = Vec::new();
+        let walked = walk(store, now, budget, |k| {
+            seen.push(k.to_owned());
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        (seen, walked)
+    }
+
+    #[test]
+    fn keys_come_back_once_their_minute_has_passed_and_the_index_is_emptied() {
+        let s = MemoryStore::new();
+        let t0 = 1_800_000_000;
+        file(&s, t0, "flow:a", t0 + 600).unwrap();
+        file(&s, t0, "session:b", t0 + 7200).unwrap();
+        file(&s, t0, "throttle:c", t0 - 5).unwrap();
+        assert_eq!(walk_all(&s, t0, 100).0, Vec::<String>::new(), "nothing is due yet");
+        let (seen, walked) = walk_all(&s, t0 + 600 + 3 * 60, 100_000);
+        assert_eq!(seen, ["throttle:c", "flow:a"], "a past time is filed for the next minute");
+        assert!(walked.caught_up);
+        assert_eq!(walk_all(&s, t0 + 7200 + 3 * 60, 100_000).0, ["session:b"]);
+        let left = s.keys_with_prefix("expiry").unwrap();
+        assert_eq!(left, [keys::EXPIRY_CURSOR], "entries and minute counters are removed as they are walked");
+    }
+
+    #[test]
+    fn a_small_budget_resumes_where_it_stopped_and_never_skips() {
+        let s = MemoryStore::new();
+        let t0 = 1_800_000_000;
+        for i in 0..50 {
+            file(&s, t0, &format!("k{i}"), t0 + 60 * (i % 7)).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut calls = 0;
+        loop {
+            let (batch, walked) = walk_all(&s, t0 + 3600, 5);
+            assert!(batch.len() <= 5);
+            seen.extend(batch);
+            calls += 1;
+            if walked.caught_up {
+                break;
+            }
+        }
+        seen.sort();
+        let mut want: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+        want.sort();
+        assert_eq!(seen, want, "every key once, over {calls} calls");
+    }
+
+    #[test]
+    fn a_store_where_nothing_was_filed_has_nothing_to_walk() {
+        let s = MemoryStore::new();
+        assert_eq!(walk_all(&s, 1_800_000_000, 10).1, Walked { visited: 0, caught_up: true });
+        assert!(s.keys_with_prefix("").unwrap().is_empty(), "and the walk writes nothing");
+    }
+}
