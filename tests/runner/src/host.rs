@@ -1,6 +1,7 @@
 //! Per-request store state and the Spin host interfaces (variables, key-value).
 
 use crate::kv::{CasState, DEFAULT_STORE, KvStore, Swap};
+use crate::kv_stats::{KvOps, Op};
 use crate::logs::{Prefixed, Target};
 use crate::outbound::{AllowedHosts, OutboundHooks};
 use crate::variables::{ComponentVariables, VariableError};
@@ -57,10 +58,12 @@ pub struct State {
     table: ResourceTable,
     hooks: OutboundHooks,
     shared: Arc<ComponentShared>,
+    ops: Arc<KvOps>,
 }
 
 impl State {
-    pub fn new(shared: Arc<ComponentShared>) -> anyhow::Result<State> {
+    /// A request's state; its key-value operations are counted in `ops`.
+    pub fn new(shared: Arc<ComponentShared>, ops: Arc<KvOps>) -> anyhow::Result<State> {
         let mut wasi = WasiCtx::builder();
         wasi.stdout(Prefixed::new(&shared.id, Target::Stdout))
             .stderr(Prefixed::new(&shared.id, Target::Stderr))
@@ -75,6 +78,7 @@ impl State {
             table: ResourceTable::new(),
             hooks: OutboundHooks { component: shared.id.clone(), allowed: shared.allowed_hosts.clone() },
             shared,
+            ops,
         })
     }
 
@@ -95,10 +99,13 @@ impl State {
 
     /// Runs a blocking SQLite operation off the async executor. The future
     /// does not borrow `self` (which is not `Sync`), so it stays `Send`.
+    /// Counts it as one `kind` of operation.
     fn kv<R: Send + 'static>(
         &self,
+        kind: Op,
         op: impl FnOnce(&KvStore) -> anyhow::Result<R> + Send + 'static,
     ) -> impl Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'static {
+        self.ops.count(kind);
         let kv = self.shared.kv.clone();
         async move {
             match tokio::task::spawn_blocking(move || op(&kv)).await {
@@ -150,27 +157,27 @@ impl key_value::HostStore for State {
 
     async fn get(&mut self, h: Resource<StoreHandle>, key: String) -> SpinResult<Option<Vec<u8>>> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.get(&label, &key)).await?.map_err(key_value::Error::Other))
+        Ok(self.kv(Op::Get, move |kv| kv.get(&label, &key)).await?.map_err(key_value::Error::Other))
     }
 
     async fn set(&mut self, h: Resource<StoreHandle>, key: String, value: Vec<u8>) -> SpinResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.set(&label, &key, &value)).await?.map_err(key_value::Error::Other))
+        Ok(self.kv(Op::Set, move |kv| kv.set(&label, &key, &value)).await?.map_err(key_value::Error::Other))
     }
 
     async fn delete(&mut self, h: Resource<StoreHandle>, key: String) -> SpinResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.delete(&label, &key)).await?.map_err(key_value::Error::Other))
+        Ok(self.kv(Op::Delete, move |kv| kv.delete(&label, &key)).await?.map_err(key_value::Error::Other))
     }
 
     async fn exists(&mut self, h: Resource<StoreHandle>, key: String) -> SpinResult<bool> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.exists(&label, &key)).await?.map_err(key_value::Error::Other))
+        Ok(self.kv(Op::Exists, move |kv| kv.exists(&label, &key)).await?.map_err(key_value::Error::Other))
     }
 
     async fn get_keys(&mut self, h: Resource<StoreHandle>) -> SpinResult<Vec<String>> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.keys(&label)).await?.map_err(key_value::Error::Other))
+        Ok(self.kv(Op::ListKeys, move |kv| kv.keys(&label)).await?.map_err(key_value::Error::Other))
     }
 
     async fn drop(&mut self, h: Resource<StoreHandle>) -> wasmtime::Result<()> {
@@ -194,29 +201,29 @@ impl store::Host for State {
 impl store::HostBucket for State {
     async fn get(&mut self, h: Resource<StoreHandle>, key: String) -> WasiResult<Option<Vec<u8>>> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.get(&label, &key)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::Get, move |kv| kv.get(&label, &key)).await?.map_err(store::Error::Other))
     }
 
     async fn set(&mut self, h: Resource<StoreHandle>, key: String, value: Vec<u8>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.set(&label, &key, &value)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::Set, move |kv| kv.set(&label, &key, &value)).await?.map_err(store::Error::Other))
     }
 
     async fn delete(&mut self, h: Resource<StoreHandle>, key: String) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.delete(&label, &key)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::Delete, move |kv| kv.delete(&label, &key)).await?.map_err(store::Error::Other))
     }
 
     async fn exists(&mut self, h: Resource<StoreHandle>, key: String) -> WasiResult<bool> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.exists(&label, &key)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::Exists, move |kv| kv.exists(&label, &key)).await?.map_err(store::Error::Other))
     }
 
     async fn list_keys(&mut self, h: Resource<StoreHandle>, _cursor: Option<String>) -> WasiResult<store::KeyResponse> {
         let label = self.label(&h)?;
         // One page holds every key; no cursor is ever returned.
         Ok(self
-            .kv(move |kv| kv.keys(&label))
+            .kv(Op::ListKeys, move |kv| kv.keys(&label))
             .await?
             .map(|keys| store::KeyResponse { keys, cursor: None })
             .map_err(store::Error::Other))
@@ -231,7 +238,7 @@ impl store::HostBucket for State {
 impl atomics::Host for State {
     async fn increment(&mut self, h: Resource<StoreHandle>, key: String, delta: i64) -> WasiResult<i64> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.increment(&label, &key, delta)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::Increment, move |kv| kv.increment(&label, &key, delta)).await?.map_err(store::Error::Other))
     }
 
     async fn swap(
@@ -241,8 +248,9 @@ impl atomics::Host for State {
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let CasHandle { label, key, state } = self.table.get(&cas)?;
         let (l, k, state) = (label.clone(), key.clone(), state.clone());
-        let outcome =
-            self.kv(move |kv| kv.cas_swap(&l, &k, &state.lock().unwrap_or_else(|e| e.into_inner()), &value)).await?;
+        let outcome = self
+            .kv(Op::CasSwap, move |kv| kv.cas_swap(&l, &k, &state.lock().unwrap_or_else(|e| e.into_inner()), &value))
+            .await?;
         match outcome {
             Ok(Swap::Done) => {
                 self.table.delete(cas)?;
@@ -264,7 +272,7 @@ impl atomics::HostCas for State {
         // (Redis: watches the key on the CAS's own connection, opened here),
         // and a swap without `current` is unguarded.
         let label = self.label(&h)?;
-        match self.kv(|kv| kv.cas_new()).await? {
+        match self.kv(Op::CasNew, |kv| kv.cas_new()).await? {
             Ok(state) => Ok(Ok(self.table.push(CasHandle { label, key, state: Arc::new(state.into()) })?)),
             Err(e) => Ok(Err(store::Error::Other(e))),
         }
@@ -274,7 +282,7 @@ impl atomics::HostCas for State {
         let handle = self.table.get(&cas)?;
         let (l, k, state) = (handle.label.clone(), handle.key.clone(), handle.state.clone());
         Ok(self
-            .kv(move |kv| kv.cas_current(&l, &k, &mut state.lock().unwrap_or_else(|e| e.into_inner())))
+            .kv(Op::CasCurrent, move |kv| kv.cas_current(&l, &k, &mut state.lock().unwrap_or_else(|e| e.into_inner())))
             .await?
             .map_err(store::Error::Other))
     }
@@ -292,17 +300,17 @@ impl batch::Host for State {
         keys: Vec<String>,
     ) -> WasiResult<Vec<(String, Option<Vec<u8>>)>> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.get_many(&label, &keys)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::GetMany, move |kv| kv.get_many(&label, &keys)).await?.map_err(store::Error::Other))
     }
 
     async fn set_many(&mut self, h: Resource<StoreHandle>, key_values: Vec<(String, Vec<u8>)>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.set_many(&label, &key_values)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::SetMany, move |kv| kv.set_many(&label, &key_values)).await?.map_err(store::Error::Other))
     }
 
     async fn delete_many(&mut self, h: Resource<StoreHandle>, keys: Vec<String>) -> WasiResult<()> {
         let label = self.label(&h)?;
-        Ok(self.kv(move |kv| kv.delete_many(&label, &keys)).await?.map_err(store::Error::Other))
+        Ok(self.kv(Op::DeleteMany, move |kv| kv.delete_many(&label, &keys)).await?.map_err(store::Error::Other))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod compile_cache;
 pub mod files;
 pub mod host;
 pub mod kv;
+pub mod kv_stats;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
@@ -45,6 +46,8 @@ pub struct RunnerConfig {
 pub struct RunOptions {
     /// Log one line per request to stderr.
     pub log_requests: bool,
+    /// Add each request's key-value operations to its response (`kv_stats`).
+    pub kv_stats: bool,
 }
 
 impl Default for RunnerConfig {
@@ -84,8 +87,12 @@ impl Runner {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("unlatch-runner").build()?;
-        let server =
-            Arc::new(server::Server { app: Arc::new(app), local_addr: addr, log_requests: options.log_requests });
+        let server = Arc::new(server::Server {
+            app: Arc::new(app),
+            local_addr: addr,
+            log_requests: options.log_requests,
+            kv_stats: options.kv_stats,
+        });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let listener = {
             let _guard = runtime.enter();

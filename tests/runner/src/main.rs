@@ -14,12 +14,14 @@ const USAGE: &str = "usage: unlatch-runner up [-f PATH] [--listen ADDR] [--runti
   --state-dir DIR               where the default SQLite store lives (default .spin next to the manifest)
 
 Variables come from SPIN_VARIABLE_<NAME> environment variables or their defaults.
-UNLATCH_RUNNER_LOG_REQUESTS=1 logs one line per request to stderr.";
+UNLATCH_RUNNER_LOG_REQUESTS=1 logs one line per request to stderr.
+UNLATCH_KV_STATS=1 adds each request's key-value operations to its response (unlatch-kv-ops).";
 
 fn parse(args: &[String]) -> Result<(RunnerConfig, RunOptions)> {
     let mut config = RunnerConfig::default();
     let log_requests = std::env::var("UNLATCH_RUNNER_LOG_REQUESTS").is_ok_and(|v| v == "1");
-    let options = RunOptions { log_requests };
+    let kv_stats = std::env::var("UNLATCH_KV_STATS").is_ok_and(|v| v == "1");
+    let options = RunOptions { log_requests, kv_stats };
     let (mut runtime_config, mut state_dir) = (None, None);
     let mut it = args.iter();
     match it.next().map(String::as_str) {

@@ -4,6 +4,7 @@
 use crate::app::{App, engine};
 use crate::body_limit::{LimitedBody, MAX_REQUEST_BODY};
 use crate::host::State;
+use crate::kv_stats::{self, KvOps};
 use crate::routes::RouteMatch;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -23,6 +24,7 @@ pub struct Server {
     pub app: Arc<App>,
     pub local_addr: SocketAddr,
     pub log_requests: bool,
+    pub kv_stats: bool,
 }
 
 /// Accepts connections until `shutdown` fires.
@@ -118,7 +120,8 @@ impl Server {
 
     async fn run_component(&self, id: &str, req: Request<Incoming>) -> anyhow::Result<Response<HyperOutgoingBody>> {
         let component = &self.app.components[id];
-        let mut store = Store::new(engine(), State::new(component.shared.clone())?);
+        let ops = Arc::new(KvOps::default());
+        let mut store = Store::new(engine(), State::new(component.shared.clone(), ops.clone())?);
         let (tx, rx) = oneshot::channel();
         // Streamed to the component as it reads, and never past the host's limit.
         let req = req.map(|body| LimitedBody::new(body, MAX_REQUEST_BODY));
@@ -131,7 +134,15 @@ impl Server {
             proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
         });
         match rx.await {
-            Ok(Ok(res)) => Ok(res),
+            Ok(Ok(mut res)) => {
+                // The head is set once the step is done: its operations are all counted.
+                if self.kv_stats
+                    && let Ok(v) = HeaderValue::from_str(&ops.summary())
+                {
+                    res.headers_mut().insert(kv_stats::HEADER, v);
+                }
+                Ok(res)
+            }
             Ok(Err(code)) => anyhow::bail!("component answered with error code {code:?}"),
             Err(_) => {
                 let err = match task.await {

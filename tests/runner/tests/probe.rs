@@ -320,3 +320,17 @@ fn templated_outbound_hosts_resolve_from_application_variables() {
     let denied = get(app.addr(), &format!("/api/admin?op=outbound&url=http://127.0.0.1:{}/ping", pong.port()));
     assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
 }
+
+#[test]
+fn kv_stats_count_each_request_s_operations_by_kind_only_when_asked() {
+    let fx = Fixture::new();
+    let app = fx.start();
+    assert_eq!(get(app.addr(), "/probe?op=kv-set&key=k&value=v").headers.get("unlatch-kv-ops"), None, "off by default");
+    app.stop();
+    let options = unlatch_runner::RunOptions { kv_stats: true, ..Default::default() };
+    let app = Runner::start_with_options(fx.config(), options).unwrap();
+    let ops = |target: &str| get(app.addr(), target).headers.get("unlatch-kv-ops").cloned();
+    assert_eq!(ops("/probe?op=kv-get&key=k").as_deref(), Some("get=1 atomic=0"));
+    assert_eq!(ops("/probe?op=incr&key=n&delta=2").as_deref(), Some("increment=1 atomic=1"));
+    assert_eq!(ops("/probe?op=headers").as_deref(), Some("atomic=0"), "a request that touches no store");
+}
