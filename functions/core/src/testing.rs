@@ -239,7 +239,7 @@ impl TestEnv {
     /// A context like [`TestEnv::ctx`] (same keys, clock and address) on the jittery view of the store.
     pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
         let ctx = self.ctx();
-        Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets, ctx.client_addr)
+        Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets.clone(), ctx.client_addr.clone())
             .with_public_base_url(&ctx.public_base_url)
     }
 }

@@ -207,7 +207,7 @@ fn unknown_name(ctx: &Ctx, policy: &Policy, username: &str, password: &str) -> R
             let until = ctx.now() + policy.lockout_seconds;
             ctx.store.set(&keys::unknown_locked(&hash), until.to_string().as_bytes())?;
             // The run that filled up is over; an hour on, no guess is still counting there.
-            ctx.expires(&keys::unknown_failures(&hash, run), ctx.now() + 3600)?;
+            ctx.expires(&keys::unknown_failures(&hash, run), ctx.now() + 3600);
         }
         Ok(())
     };

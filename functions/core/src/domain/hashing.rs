@@ -42,6 +42,13 @@ pub fn hash(random: &dyn Random, secret: &str) -> Result<String> {
     hash_with(&current(), random, secret)
 }
 
+/// A PHC string made with other Argon2id parameters (m KiB, t passes, p=1):
+/// for the benchmark that picks the shipped ones. `None` for invalid ones.
+pub fn hash_with_params(random: &dyn Random, secret: &str, m_kib: u32, t: u32) -> Option<String> {
+    let params = Params::new(m_kib, t, P_COST, None).ok()?;
+    hash_with(&Argon2::new(Algorithm::Argon2id, Version::V0x13, params), random, secret).ok()
+}
+
 /// Whether `secret` matches the PHC string; a malformed hash never matches.
 /// The parameters are read from the PHC string, so old hashes keep verifying.
 pub fn verify(secret: &str, phc: &str) -> bool {

@@ -84,7 +84,7 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
     };
     let key = storage_key(&id);
     kv::put_json(ctx.store, &key, &session)?;
-    ctx.expires(&key, session.expires_at)?;
+    ctx.expires(&key, session.expires_at);
     Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
 }
 

@@ -71,7 +71,7 @@ pub fn reserve(ctx: &Ctx, name: &str, subject: &str, limit: u32, window: u64) ->
 fn count(ctx: &Ctx, key: &str, stale_at: u64) -> Result<i64> {
     let n = Counter::new(ctx.store, key).add(1)?;
     if n == 1 {
-        ctx.expires(key, stale_at)?;
+        ctx.expires(key, stale_at);
     }
     Ok(n)
 }
@@ -109,7 +109,7 @@ fn new_run(ctx: &Ctx, user_id: &str, until: u64) -> Result<()> {
     let record = format!("{until}:{}", kv::random_hex(ctx.random, 8));
     let key = block_key(user_id);
     ctx.store.set(&key, record.as_bytes())?;
-    ctx.expires(&key, until + BLOCK_RECORD_KEPT)?;
+    ctx.expires(&key, until + BLOCK_RECORD_KEPT);
     Ok(())
 }
 

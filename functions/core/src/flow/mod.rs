@@ -204,7 +204,7 @@ pub fn start(
     };
     let key = flow_key(ctx, &flow.id);
     kv::put_json(ctx.store, &key, &flow)?;
-    ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY)?;
+    ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY);
     Ok(flow)
 }
 

@@ -85,7 +85,7 @@ pub fn prepare(ctx: &Ctx, flow: &Flow, method: MethodId, to: &str, lifetime: u64
     let record = CallRecord { sealed_flow: seal(ctx, &token, &flow.id), method, code_id: code_id.clone(), expires_at };
     let key = keys::voice_call(&hash);
     kv::put_json(ctx.store, &key, &record)?;
-    ctx.expires(&key, expires_at + KEPT_AFTER_EXPIRY)?;
+    ctx.expires(&key, expires_at + KEPT_AFTER_EXPIRY);
     let pending =
         PendingCode { method, code_id, hash, expires_at, destination: to.to_owned(), call: Some(CallStatus::Ringing) };
     let purpose = match flow.purpose {

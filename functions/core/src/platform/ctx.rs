@@ -4,7 +4,8 @@
 use crate::platform::clock::{Clock, Random};
 use crate::platform::expiry;
 use crate::platform::secrets::Secrets;
-use crate::platform::store::{Store, StoreError};
+use crate::platform::store::Store;
+use std::cell::RefCell;
 
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
@@ -15,6 +16,9 @@ pub struct Ctx<'a> {
     /// Where providers reach our callbacks (`public_base_url`, no trailing
     /// `/`); empty: "press #" calls cannot be placed, so call methods are not offered.
     pub public_base_url: String,
+    /// Keys written in this request that will go stale, filed together when
+    /// the context ends (see [`Ctx::expires`]).
+    expiring: RefCell<Vec<(String, u64)>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -25,7 +29,15 @@ impl<'a> Ctx<'a> {
         secrets: Secrets,
         client_addr: impl Into<String>,
     ) -> Self {
-        Self { store, clock, random, secrets, client_addr: client_addr.into(), public_base_url: String::new() }
+        Self {
+            store,
+            clock,
+            random,
+            secrets,
+            client_addr: client_addr.into(),
+            public_base_url: String::new(),
+            expiring: RefCell::default(),
+        }
     }
 
     /// Sets the callbacks' base URL (trailing `/` dropped).
@@ -44,8 +56,34 @@ impl<'a> Ctx<'a> {
     }
 
     /// Files `key` for the sweep to look at once `at` has passed (KV has no
-    /// expiry; see `platform::expiry`).
-    pub fn expires(&self, key: &str, at: u64) -> Result<(), StoreError> {
-        expiry::file(self.store, self.now(), key, at)
+    /// expiry; see `platform::expiry`). The keys of one request are filed
+    /// together when the context ends, in one entry: one `increment` per
+    /// request, not per key.
+    pub fn expires(&self, key: &str, at: u64) {
+        let full = {
+            let mut list = self.expiring.borrow_mut();
+            list.push((key.to_owned(), at));
+            (list.len() >= expiry::ENTRY_MAX).then(|| std::mem::take(&mut *list))
+        };
+        if let Some(batch) = full {
+            self.file(&batch);
+        }
+    }
+
+    fn file(&self, batch: &[(String, u64)]) {
+        // A request whose answer is already decided does not fail for this; a
+        // key not filed is only a stale key the sweep will not find.
+        if let Err(e) = expiry::file(self.store, self.now(), batch) {
+            eprintln!("could not file {} expiring keys: {e}", batch.len());
+        }
+    }
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        let batch = std::mem::take(self.expiring.get_mut());
+        if !batch.is_empty() {
+            self.file(&batch);
+        }
     }
 }

@@ -29,12 +29,21 @@ pub enum Fate {
     Gone,
 }
 
-/// Files `key` to be looked at once `at` (Unix seconds) has passed: one
-/// `increment` and one `set`. A time in the past is filed for the next minute.
-pub fn file(store: &dyn Store, now: u64, key: &str, at: u64) -> Result<(), StoreError> {
+/// Most keys one entry holds: a request files what it wrote in one entry
+/// (`Ctx::expires`), and the sweep visits an entry whole.
+pub const ENTRY_MAX: usize = 16;
+
+/// Files `keys` (key, time it goes stale) in one entry, under the latest of
+/// their times: one `increment` and one `set`, however many keys. A key may
+/// so be looked at later than it went stale, never earlier; a time in the
+/// past is filed for the next minute.
+pub fn file(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<(), StoreError> {
+    let Some(at) = keys.iter().map(|(_, at)| *at).max() else { return Ok(()) };
     let minute = at.max(now + 60) / 60;
     let n = Counter::new(store, keys::expiry_seq(minute)).add(1)?;
-    store.set(&keys::expiry(minute, n as u64), key.as_bytes())?;
+    let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
+    let entry = serde_json::to_vec(&names).map_err(|e| StoreError::Other(e.to_string()))?;
+    store.set(&keys::expiry(minute, n as u64), &entry)?;
     // The first entry of a minute makes sure the sweep has somewhere to start.
     // An hour back covers every writer racing this one: their minutes are all
     // later than their own now.
@@ -75,9 +84,10 @@ pub struct Walked {
 }
 
 /// Visits filed keys whose minute has passed, oldest first, from the stored
-/// cursor; each minute looked at and each entry visited costs one unit of
-/// `budget`. Each entry is removed once `visit` returned; a minute is closed
-/// (its counter removed) once all its entries are.
+/// cursor; each minute looked at and each key visited costs one unit of
+/// `budget` (an entry is visited whole). Each entry is removed once `visit`
+/// returned for its keys; a minute is closed (its counter removed) once all
+/// its entries are.
 pub fn walk<E: From<StoreError>>(
     store: &dyn Store,
     now: u64,
@@ -97,9 +107,13 @@ pub fn walk<E: From<StoreError>>(
             cursor.done += 1;
             spent += 1;
             let entry = keys::expiry(cursor.minute, cursor.done);
-            if let Some(key) = store.get(&entry)? {
-                visit(&String::from_utf8_lossy(&key))?;
-                visited += 1;
+            if let Some(bytes) = store.get(&entry)? {
+                // An entry that does not parse names nothing this code filed.
+                for key in serde_json::from_slice::<Vec<String>>(&bytes).unwrap_or_default() {
+                    visit(&key)?;
+                    visited += 1;
+                    spent += 1;
+                }
             }
             store.delete(&entry)?;
         }
@@ -133,9 +147,10 @@ mod tests {
     fn keys_come_back_once_their_minute_has_passed_and_the_index_is_emptied() {
         let s = MemoryStore::new();
         let t0 = 1_800_000_000;
-        file(&s, t0, "flow:a", t0 + 600).unwrap();
-        file(&s, t0, "session:b", t0 + 7200).unwrap();
-        file(&s, t0, "throttle:c", t0 - 5).unwrap();
+        let one = |key: &str, at: u64| vec![(key.to_owned(), at)];
+        file(&s, t0, &one("flow:a", t0 + 600)).unwrap();
+        file(&s, t0, &one("session:b", t0 + 7200)).unwrap();
+        file(&s, t0, &one("throttle:c", t0 - 5)).unwrap();
         assert_eq!(walk_all(&s, t0, 100).0, Vec::<String>::new(), "nothing is due yet");
         let (seen, walked) = walk_all(&s, t0 + 600 + 3 * 60, 100_000);
         assert_eq!(seen, ["throttle:c", "flow:a"], "a past time is filed for the next minute");
@@ -150,7 +165,7 @@ mod tests {
         let s = MemoryStore::new();
         let t0 = 1_800_000_000;
         for i in 0..50 {
-            file(&s, t0, &format!("k{i}"), t0 + 60 * (i % 7)).unwrap();
+            file(&s, t0, &[(format!("k{i}"), t0 + 60 * (i % 7))]).unwrap();
         }
         let mut seen = Vec::new();
         let mut calls = 0;
@@ -167,6 +182,16 @@ mod tests {
         let mut want: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
         want.sort();
         assert_eq!(seen, want, "every key once, over {calls} calls");
+    }
+
+    #[test]
+    fn one_entry_holds_a_request_s_keys_under_the_latest_time() {
+        let s = MemoryStore::new();
+        let t0 = 1_800_000_000;
+        let keys = vec![("captcha-used:1:n".to_owned(), t0 + 300), ("flow:f".to_owned(), t0 + 900)];
+        file(&s, t0, &keys).unwrap();
+        assert_eq!(walk_all(&s, t0 + 600, 100).0, Vec::<String>::new(), "not before the latest time");
+        assert_eq!(walk_all(&s, t0 + 900 + 180, 100).0, ["captcha-used:1:n", "flow:f"]);
     }
 
     #[test]

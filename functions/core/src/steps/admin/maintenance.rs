@@ -38,8 +38,8 @@ pub struct Swept {
     pub caught_up: bool,
 }
 
-/// Walks the expiry index for up to `budget` minutes and entries: stale keys
-/// go, keys not stale yet are filed again for when they will be.
+/// Walks the expiry index for up to `budget` minutes and keys: stale keys go,
+/// keys not stale yet are filed again for when they will be.
 pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
     let mut removed = 0;
     let walked = expiry::walk(ctx.store, ctx.now(), budget, |key| {
@@ -50,7 +50,7 @@ pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
                 }
                 removed += 1;
             }
-            Fate::Until(at) => ctx.expires(key, at)?,
+            Fate::Until(at) => ctx.expires(key, at),
             Fate::Gone => {}
         }
         Ok::<_, crate::errors::ApiError>(())
