@@ -29,6 +29,7 @@ pub struct App {
     redis: Option<String>,
     vars: HashMap<String, String>,
     dir: tempfile::TempDir,
+    ready_after: Duration,
 }
 
 fn root() -> PathBuf {
@@ -72,6 +73,10 @@ pub const SECRETS: [(&str, &str); 2] = [
     ("code_secret", "4b6d8f0a2c4e6a8c0e2a4c6e8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0d2f4a6c"),
 ];
 
+fn owned(vars: &[(&str, &str)]) -> HashMap<String, String> {
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 impl App {
     /// The app with `dev_mode` on (the dev outbox readable), as a developer runs it.
     pub fn start() -> App {
@@ -82,37 +87,28 @@ impl App {
     pub fn start_with(vars: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
         let sqlite = dir.path().join("kv.db");
-        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App { child: None, addr, sqlite, redis: None, vars, dir };
-        app.boot();
-        app
+        App::launch(dir, sqlite, None, owned(vars))
     }
 
     /// The app with these variables, its default store on the Redis at `url`
     /// (runtime config `type = "redis"`).
     pub fn start_on_redis(url: &str, vars: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App { child: None, addr, sqlite: dir.path().join("kv.db"), redis: Some(url.into()), vars, dir };
-        app.boot();
-        app
+        let sqlite = dir.path().join("kv.db");
+        App::launch(dir, sqlite, Some(url.into()), owned(vars))
     }
 
     /// A second host process on this one's store (same runtime config, same
     /// variables, its own port and state directory).
     pub fn another_host(&self) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
+        App::launch(dir, self.sqlite.clone(), self.redis.clone(), self.vars.clone())
+    }
+
+    /// Starts a host on this store configuration, its state in `dir`.
+    fn launch(dir: tempfile::TempDir, sqlite: PathBuf, redis: Option<String>, vars: HashMap<String, String>) -> App {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App {
-            child: None,
-            addr,
-            sqlite: self.sqlite.clone(),
-            redis: self.redis.clone(),
-            vars: self.vars.clone(),
-            dir,
-        };
+        let mut app = App { child: None, addr, sqlite, redis, vars, dir, ready_after: Duration::ZERO };
         app.boot();
         app
     }
@@ -148,9 +144,11 @@ impl App {
             if let Ok((out, err)) = log.and_then(|l| Ok((l.try_clone()?, l))) {
                 cmd.stdout(out).stderr(err);
             }
+            let spawned = Instant::now();
             let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", host_binary().display()));
             self.child = Some(child);
             if self.wait_ready() {
+                self.ready_after = spawned.elapsed();
                 return;
             }
             self.stop();
@@ -169,7 +167,7 @@ impl App {
             if TcpStream::connect(self.addr).is_ok() {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(5));
         }
         false
     }
@@ -181,6 +179,11 @@ impl App {
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
         }
+    }
+
+    /// How long the host took from its start to accepting connections (the last boot).
+    pub fn ready_after(&self) -> Duration {
+        self.ready_after
     }
 
     /// `kill -9` of the host (its whole process group); the store stays.
