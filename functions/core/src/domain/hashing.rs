@@ -1,15 +1,19 @@
-//! Argon2id PHC hashes for passwords and security-question answers, with the
-//! OWASP parameters (m=19456 KiB, t=2, p=1). Unit tests use a cheaper set so
-//! the suite stays fast in debug builds; `production_params_are_owasp` pins
-//! the real ones.
+//! Argon2id PHC hashes for passwords and security-question answers, with
+//! m=7168 KiB, t=5, p=1: of OWASP's equivalent sets (19456/2, 12288/3,
+//! 9216/4, 7168/5) the fastest inside a Spin component, measured by
+//! `tests/bench.sh --argon` (README, "Password hashing"): a fresh instance per
+//! request pays for every page of memory it touches. Hashes made with other
+//! parameters keep verifying (the PHC string names them) and are rehashed at
+//! sign-in. Unit tests use a cheaper set so the suite stays fast in debug
+//! builds; `production_params_are_owasp` pins the real ones.
 
 use crate::errors::{ApiError, Result};
 use crate::platform::clock::Random;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-pub const M_COST_KIB: u32 = 19456;
-pub const T_COST: u32 = 2;
+pub const M_COST_KIB: u32 = 7168;
+pub const T_COST: u32 = 5;
 pub const P_COST: u32 = 1;
 
 fn production() -> Argon2<'static> {
@@ -37,7 +41,7 @@ fn hash_with(argon: &Argon2<'_>, random: &dyn Random, secret: &str) -> Result<St
         .map_err(|_| ApiError::internal("Hashing failed."))
 }
 
-/// A fresh PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`).
+/// A fresh PHC string (`$argon2id$v=19$m=7168,t=5,p=1$salt$hash`).
 pub fn hash(random: &dyn Random, secret: &str) -> Result<String> {
     hash_with(&current(), random, secret)
 }
@@ -77,7 +81,12 @@ pub fn needs_rehash(phc: &str) -> bool {
 /// instance lives for one request: hashing a dummy lazily would cost an extra
 /// Argon2 run on every such request and make unknown users slower, not equal.
 pub const DUMMY_PHC: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$Q9TlBWyfsF8xqlGaBrw4FQ$+gN5pgiqcQccXs9zF/V1W7eqziNz+EUyNG6nO55Evzg";
+    "$argon2id$v=19$m=7168,t=5,p=1$pvwxlJqQzmyg9vwmPiyPSA$lAyhcg95bXuzWTUkHIft6Id/uf0ScPw5CvQm4RVVfGE";
+
+/// How a PHC string made with the production parameters starts.
+pub fn production_prefix() -> String {
+    format!("$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}$")
+}
 
 pub fn dummy_verify(secret: &str) {
     let _ = verify(secret, DUMMY_PHC);
@@ -101,7 +110,8 @@ mod tests {
     #[test]
     fn production_params_are_owasp() {
         let h = hash_with(&production(), &OsRandom, "pw").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
+        assert!(h.starts_with(&production_prefix()) && DUMMY_PHC.starts_with(&production_prefix()));
         assert!(verify("pw", &h));
         // Test builds hash cheaper, so a production hash reads as "other parameters".
         assert!(needs_rehash(&h));
