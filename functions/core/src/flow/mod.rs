@@ -288,6 +288,16 @@ pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
     kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
 }
 
+/// Rewrites the record of a flow this request consumed ([`consume`] made it
+/// ours, so a plain write is safe): a registration records the gate it passed,
+/// which polling ([`peek`]) then reads.
+pub fn record_consumed(ctx: &Ctx, flow: &Flow) -> Result<()> {
+    let mut done = flow.clone();
+    done.state = FlowState::Completed;
+    done.pending = None;
+    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
+}
+
 /// Deletes flows past their expiry (run from any request now and then; KV has no TTL).
 /// It works from the keys alone: a stored flow holds no id.
 pub fn sweep(ctx: &Ctx, max: usize) -> Result<usize> {
