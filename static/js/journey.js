@@ -1,6 +1,7 @@
 // Reset and unlock: "Who are you?" → one or two verification gates → a new
 // password (reset) or the unlock itself. The flow id lives only in `state`.
 import { api, explain, publicPolicy, wait } from './api.js';
+import { CallWait } from './call-wait.js';
 import { Captcha } from './captcha.js';
 import { CodeEntry } from './code-entry.js';
 import { isSeedError, renderEnd, renderSeedError } from './errors.js';
@@ -11,7 +12,7 @@ const purpose = document.body.dataset.purpose === 'unlock' ? 'unlock' : 'reset';
 const state = { flow: null, username: '', methods: [], used: new Set(), gatesRequired: 1, gatesPassed: 0, method: null, destination: '' };
 
 const step = {
-  who: $('#step-who'), method: $('#step-method'), code: $('#step-code'), call: $('#step-call'), questions: $('#step-questions'),
+  who: $('#step-who'), method: $('#step-method'), code: $('#step-code'), questions: $('#step-questions'),
   password: $('#step-password'), done: $('#step-done'), end: $('#step-end'),
 };
 const captcha = new Captcha($('#pow-bar'), $('#pow-text'), $('#pow'));
@@ -157,7 +158,7 @@ $('#method-form').addEventListener('submit', async (event) => {
   }
   if (r.ok) {
     state.destination = destination;
-    if (m.kind === 'voice') callStep();
+    if (m.kind === 'voice') callWait.start(VERBS[m.id].sent(m.hint));
     else codeStep(r.data.expires_in);
     return;
   }
@@ -190,35 +191,14 @@ function codeStep(expiresIn) {
   codeEntry.start(`${verb.sent(m.hint)}${lifetime ? ` It expires in ${wait(lifetime)}.` : ''}`);
 }
 
-for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { stopPoll(); chooseMethod(); });
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { callWait.stop(); chooseMethod(); });
 
 // ---- "Press #" calls: poll verify-code (no code) every 2 s until # is pressed ----
-let polling = null;
-const stopPoll = () => { clearInterval(polling); polling = null; };
-function callStep() {
-  $('#call-text').textContent = VERBS[state.method.id].sent(state.method.hint);
-  $('#call-again').hidden = true;
-  say($('#call-err'));
-  show(step.call);
-  stopPoll();
-  polling = setInterval(poll, 2000);
-}
-async function poll() {
-  const r = await api('/api/verify-code', { flow: state.flow, method: state.method.id });
-  if (!polling || r.status === 202) return;
-  stopPoll();
-  if (r.ok) return passed(r.data);
-  if (ended(r)) return;
-  say($('#call-err'), el('p', { text: explain(r) }));
-  $('#call-again').hidden = r.data.error !== 'call_failed';
-}
-$('#call-again').addEventListener('click', async () => {
-  const b = $('#call-again');
-  busy(b, true);
-  const r = await api('/api/send-code', { flow: state.flow, method: state.method.id, destination: state.destination });
-  busy(b, false);
-  if (r.ok) callStep();
-  else if (!ended(r)) say($('#call-err'), el('p', { text: explain(r) }));
+const callWait = new CallWait({
+  poll: () => api('/api/verify-code', { flow: state.flow, method: state.method.id }),
+  again: () => api('/api/send-code', { flow: state.flow, method: state.method.id, destination: state.destination }),
+  passed,
+  ended,
 });
 
 // ---- Security questions ----
@@ -264,7 +244,7 @@ async function passed(result) {
   state.used.add(state.method.id);
   state.gatesPassed = result.gates_passed;
   codeEntry.stop();
-  stopPoll();
+  callWait.stop();
   if (result.next === 'choose_method') {
     chooseMethod();
   } else if (result.next === 'set_password' && step.password) {

@@ -1,15 +1,17 @@
-// "Register for password reset": sign in, then set up each method (phones and
-// email proven with a code), then finish. Once something is registered, a change
-// answers step_up_required: the page has the user prove an existing method (a
-// step-up flow) and then retries the change. The session is an HttpOnly cookie;
+// "Register for password reset": sign in, then set up each method (email and
+// texted phones proven with a code, called phones by answering and pressing #),
+// then finish. Once something is registered, a change answers step_up_required:
+// the page has the user prove an existing method (a step-up flow) and then
+// retries the change. The session is an HttpOnly cookie;
 // the CSRF token and any flow live only in this module's memory.
 import { api, explain, setCsrf } from './api.js';
+import { CallWait } from './call-wait.js';
 import { CodeEntry } from './code-entry.js';
 import { $, busy, el, invalid, say, show } from './ui.js';
 
 const METHODS = {
-  authentication_phone: { name: 'Authentication phone', about: 'We text or call your mobile phone with a 6-digit code.' },
-  office_phone: { name: 'Office phone', about: 'We call your office phone with a 6-digit code.' },
+  authentication_phone: { name: 'Authentication phone', about: 'We text your mobile phone a 6-digit code, or call it: answer and press #.' },
+  office_phone: { name: 'Office phone', about: 'We call your office phone: answer and press #.' },
   alternate_email: { name: 'Alternate email', about: 'We email a 6-digit code to an address other than your work or school account.' },
   security_questions: { name: 'Security questions', about: 'You answer questions that only you know the answers to.' },
 };
@@ -146,7 +148,7 @@ $('#finish').addEventListener('click', async () => {
   show(step.done);
 });
 $('#done-more').addEventListener('click', () => loadStatus());
-for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { codeEntry.stop(); state.flow = null; state.up = null; loadStatus(); });
+for (const back of document.querySelectorAll('[data-back]')) back.addEventListener('click', () => { codeEntry.stop(); callWait.stop(); state.flow = null; state.up = null; loadStatus(); });
 
 // ---- Phones and email: start, send the code, verify ----
 function setUp(id) {
@@ -161,8 +163,8 @@ function setUp(id) {
   $('#mode-box').hidden = id !== 'authentication_phone';
   for (const i of [$('#phone'), $('#email')]) { i.value = ''; invalid(i, false); }
   $('#contact-text').textContent = {
-    authentication_phone: 'Select your country code, enter your full phone number including area code, and choose text me or call me. Either way you get a 6-digit code.',
-    office_phone: "Select your country code and enter your full office phone number including area code. We'll call it with a 6-digit code.",
+    authentication_phone: "Select your country code, enter your full phone number including area code, and choose text me or call me. We'll text you a 6-digit code, or call you: answer and press #.",
+    office_phone: "Select your country code and enter your full office phone number including area code. We'll call it: answer and press #.",
     alternate_email: "Enter an email address other than your work or school account. We'll email it a 6-digit code.",
   }[id];
   say($('#contact-err'));
@@ -221,9 +223,16 @@ async function startContact() {
     if (!signedOut(sent)) say(region, el('p', { text: explain(sent) }));
     return;
   }
-  const how = email ? `We've emailed a code to ${state.hint}.` : mode() === 'text' ? `We've texted a code to ${state.hint}.` : `We're calling ${state.hint} now with a code.`;
+  // A call reads out no code: the phone is proven by answering and pressing #.
+  if (calling(state.send.method)) {
+    callWait.start(`We're calling ${state.send.hint}. Answer and press #.`);
+    return;
+  }
+  const how = email ? `We've emailed a code to ${state.hint}.` : `We've texted a code to ${state.hint}.`;
   codeEntry.start(`${how} Enter the code you received, and then select Verify.`);
 }
+
+const calling = (method) => method === 'mobile_call' || method === 'office_call';
 
 function send() {
   return api('/api/send-code', { flow: state.flow, method: state.send.method, destination: state.send.destination });
@@ -232,13 +241,25 @@ function send() {
 const codeEntry = new CodeEntry({
   verify: (code) => api('/api/verify-code', { flow: state.flow, method: state.send.method, code }),
   resend: send,
-  passed: async () => {
-    state.flow = null;
-    if (state.up) await stepped();
-    else await loadStatus(`${METHODS[state.method].name} verified and saved.`);
-  },
+  passed: verified,
   ended: (r) => signedOut(r),
   spent: () => ['This code can no longer be used. Select "Resend code" to get a new one.'],
+  failed: (r) => (['flow_expired', 'flow_not_found', 'flow_state'].includes(r.data.error) ? 'This setup took too long. Select Cancel and start again.' : null),
+});
+
+// A verified phone or email (or a passed step-up): back to the status, or on with the change.
+async function verified() {
+  state.flow = null;
+  if (state.up) await stepped();
+  else await loadStatus(`${METHODS[state.method].name} verified and saved.`);
+}
+
+// ---- "Press #" calls: the same polling as the reset page ----
+const callWait = new CallWait({
+  poll: () => api('/api/verify-code', { flow: state.flow, method: state.send.method }),
+  again: send,
+  passed: verified,
+  ended: (r) => signedOut(r),
   failed: (r) => (['flow_expired', 'flow_not_found', 'flow_state'].includes(r.data.error) ? 'This setup took too long. Select Cancel and start again.' : null),
 });
 

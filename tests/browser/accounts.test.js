@@ -1,8 +1,9 @@
 // Registration (sign in, phone; then, with a method registered, the step-up
-// before email and security questions; finish) and change password, in headless chromium.
+// before email and security questions; finish), an office phone registered by a
+// "press #" call, and change password, in headless chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { axe, call, clean, focused, heading, lastCode, openPage, outbox, PASSWORD, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
+import { axe, call, clean, focused, heading, lastCode, openPage, outbox, PASSWORD, pressCall, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
 const env = useAppAndBrowser();
 
@@ -111,6 +112,42 @@ describe('register for password reset', () => {
     assert.match(done, /Alternate email/);
     assert.match(done, /Security questions/);
     await screenshot(page, 'register-done-1280');
+    clean(page);
+    await page.close();
+  });
+
+  test('an office phone by a "press #" call: the page polls, offers "Call again" after another key, and # saves it', async () => {
+    await env.browser.context.clearCookies(); // the previous test's session
+    const page = await openPage(env.browser);
+    await page.goto(`${env.app.base}/register`);
+    await page.getByLabel('User ID', { exact: true }).fill('bare');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading(page, "Don't lose access to your account!");
+    await page.getByRole('button', { name: 'Set it up now: Office phone' }).click();
+    await heading(page, 'Office phone');
+    assert.match(await page.textContent('#contact-text'), /answer and press #/);
+    await page.getByLabel('Country code', { exact: true }).selectOption('1');
+    await page.getByLabel('Phone number', { exact: true }).fill('425 555 0100');
+    await page.getByRole('button', { name: 'Call me' }).click();
+    await heading(page, 'Answer the call');
+    assert.match(await page.textContent('#call-text'), /We're calling \+1 [•\s]+00\. Answer and press #/);
+    const said = await outbox(env.app, '4255550100');
+    assert.equal(said.channel, 'voice');
+    assert.ok(said.callback_url, 'a call, answered through its callback');
+    assert.ok(!/\d/.test(said.body), 'the call reads out no code');
+    assert.deepEqual(await axe(page), [], 'the call step');
+    await screenshot(page, 'register-call-1280');
+    // Another key: the poll answers 410, and the page offers "Call again".
+    assert.equal((await pressCall(env.app, '1')).status, 200);
+    await page.getByRole('button', { name: 'Call again' }).waitFor();
+    assert.match(await page.textContent('#call-err'), /Call again/);
+    await page.getByRole('button', { name: 'Call again' }).click();
+    await page.waitForFunction(() => document.querySelector('#call-again').hidden);
+    assert.equal((await pressCall(env.app, '#')).status, 200);
+    await page.getByText('Office phone verified and saved.').waitFor();
+    assert.match(await page.textContent('[data-method="office_phone"]'), /Set up: \+1 [•\s]+00/);
+    assert.match(await page.textContent('#tally'), /set up 1 method/);
     clean(page);
     await page.close();
   });

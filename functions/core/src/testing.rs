@@ -115,7 +115,7 @@ pub fn send_to(env: &TestEnv, flow: &str, method: &str, destination: &str) -> Re
 /// The code in the newest outbox message.
 /// Presses `key` on the last call in the outbox (its callback, as a provider would).
 pub fn press(env: &TestEnv, key: Option<&str>) -> Result<crate::steps::verify_code::CallOutcome> {
-    crate::steps::verify_code::callback(&env.ctx(), &last_call_token(env), key)
+    crate::steps::verify_code::callback(&env.ctx(), &env.outbox(), &last_call_token(env), key)
 }
 
 /// Polls verify-code for a call `method` of `flow` (no code): `None` while pending.

@@ -34,8 +34,11 @@ fn handle(Capped(req): Capped) -> Response {
         Endpoint::DevPress(seq) => {
             let digit = read_json::<serde_json::Value>(&req)
                 .map(|body| body.get("digit").and_then(|d| d.as_str()).map(str::to_owned));
-            let outcome = digit
-                .and_then(|digit| with_host(&req, |host| verify_code::dev_press(&host.ctx(), seq, digit.as_deref())));
+            let outcome = digit.and_then(|digit| {
+                with_host(&req, |host| {
+                    verify_code::dev_press(&host.ctx(), host.notifier()?.as_ref(), seq, digit.as_deref())
+                })
+            });
             reply(outcome, 200)
         }
     })
@@ -53,7 +56,7 @@ fn voice_callback(req: &Request, token: &str) -> Response {
             let header = |name: &str| req.header(name).and_then(|v| v.as_str()).map(str::to_owned);
             let cb = voice::Callback { url: &url, header: &header, body, now: SystemClock.now() };
             let digits = voice::authenticate(&config.voice, unlatch_web::dev_mode(), &cb)?;
-            verify_code::callback(&host.ctx(), token, digits.as_deref())
+            verify_code::callback(&host.ctx(), host.notifier()?.as_ref(), token, digits.as_deref())
         })
     });
     match outcome {

@@ -2,11 +2,28 @@
 //! (no code read out), the callback `POST /api/voice/<token>` or the dev
 //! outbox's "press" action answers it, and verify-code with no code polls.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use unlatch_core::Store;
 use unlatch_core::domain::delivery::voice;
 use unlatch_e2e::App;
+use unlatch_e2e::account::{Session, sign_in};
 use unlatch_e2e::journey::*;
+
+/// Signs in a new user with nothing registered (no step-up needed for a first method).
+fn signed_in_blank(app: &App, username: &str) -> (Session, String) {
+    let sam = user_with(app, username, |u| u.contacts = Default::default());
+    (sign_in(app, username, PASSWORD), sam.id)
+}
+
+/// `POST /api/register/start` for a phone by call: the flow and the send-code method and hint.
+fn start_by_call(app: &App, s: &Session, method: &str, number: &str) -> (String, String, Value) {
+    let body = json!({ "method": method, "country_code": "1", "destination": number, "mode": "call" });
+    let started = s.send(app, "POST", "/api/register/start", Some(&body));
+    assert_eq!(started.status, 201, "{}", started.text());
+    let started = started.json();
+    let send = started["send_code"].clone();
+    (started["flow"].as_str().unwrap().to_owned(), send["method"].as_str().unwrap().to_owned(), send)
+}
 
 fn call_token(app: &App) -> String {
     let call = outbox(app).into_iter().find(|m| m["callback_url"].is_string()).expect("a call");
@@ -37,6 +54,37 @@ fn a_reset_by_a_press_hash_call_end_to_end() {
     assert_eq!(done.json()["next"], "set_password");
     let reset = app.post_json("/api/set-password", &json!({ "flow": flow, "new_password": "Correct-Horse-Battery-9" }));
     assert_eq!(reset.status, 200, "{}", reset.text());
+}
+
+#[test]
+fn a_phone_registered_by_a_press_hash_call_through_the_dev_outbox() {
+    let app = quick_app();
+    let (s, sam) = signed_in_blank(&app, "sam@contoso.com");
+    let (flow, method, send) = start_by_call(&app, &s, "office_phone", "425 555 0100");
+    assert_eq!((method.as_str(), send["hint"].as_str()), ("office_call", Some("+1 •••• ••00")));
+    assert_eq!(send_code(&app, &flow, &method, "4255550100").status, 202);
+    let call = outbox(&app).remove(0);
+    assert_eq!((call["channel"].as_str(), call["to"].as_str()), (Some("voice"), Some("+14255550100")));
+    let says = call["body"].as_str().unwrap();
+    assert!(says.contains("press the pound key") && !says.chars().any(|c| c.is_ascii_digit()), "{says}");
+    // A code typed for a call is out of order.
+    assert_error(&verify_code(&app, &flow, &method, "123456"), 409, "flow_state");
+    assert_eq!(poll_call(&app, &flow, &method).json(), json!({ "status": "pending" }));
+    // Another key fails the call ("Call again"); # on the next call saves the phone.
+    assert_eq!(press_last_call(&app, "2").json()["passed"], false);
+    let e = assert_error(&poll_call(&app, &flow, &method), 410, "call_failed");
+    assert!(e["message"].as_str().unwrap().contains("Call again"));
+    assert!(user(&app, &sam).contacts.office_phone.is_none());
+    assert_eq!(send_code(&app, &flow, &method, "4255550100").status, 202);
+    let pressed = press_last_call(&app, "#");
+    assert_eq!((pressed.status, pressed.json()["passed"].clone()), (200, json!(true)), "{}", pressed.text());
+    let done = poll_call(&app, &flow, &method);
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json(), json!({ "gates_passed": 1, "gates_required": 1, "next": "finish" }));
+    assert_eq!(user(&app, &sam).contacts.office_phone.unwrap().e164(), "+14255550100");
+    let status = s.get(&app, "/api/register").json();
+    assert_eq!(status["registered"]["office_phone"], json!({ "hint": "+1 •••• ••00", "mode": "call" }));
+    assert_eq!(status["complete"], true);
 }
 
 #[test]
@@ -243,6 +291,43 @@ mod through_providers {
         assert!(r.text().contains("You are verified"), "{}", r.text());
         assert_eq!(poll_call(&app, &flow, "mobile_call").json()["next"], "set_password");
         assert_eq!(set_password(&app, &flow, "Correct-Horse-Battery-9").status, 200);
+        assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+    }
+
+    #[test]
+    fn a_phone_registered_by_a_press_hash_call_through_twilio() {
+        let fake = FakeProviders::start();
+        let app = app_with(&fake, "twilio");
+        let (s, sam) = signed_in_blank(&app, "sam@contoso.com");
+        let (flow, method, _) = start_by_call(&app, &s, "authentication_phone", "(425) 555-0177");
+        assert_eq!(method, "mobile_call");
+        assert_eq!(send_code(&app, &flow, &method, "+1 425 555 0177").status, 202);
+        let call = fake.last();
+        assert_eq!((call.provider, call.channel, call.to.as_str()), ("twilio", "voice", "+14255550177"));
+        assert!(
+            call.text.contains("register this phone") && call.text.contains("press the pound key"),
+            "{}",
+            call.text
+        );
+        assert!(!call.text.contains("code"), "no code is read out: {}", call.text);
+        assert_eq!(poll_call(&app, &flow, &method).status, 202);
+        // Forged: refused, nothing changes. Another key: a failed try, "Call again".
+        let path = action_path(&call.text);
+        assert_error(&twilio_press(&app, &path, Some("#"), "not-the-auth-token"), 403, "invalid_signature");
+        assert_eq!(poll_call(&app, &flow, &method).status, 202);
+        assert!(twilio_press(&app, &path, Some("9"), providers::TWILIO_TOKEN).text().contains("not verified"));
+        assert_error(&poll_call(&app, &flow, &method), 410, "call_failed");
+        assert!(user(&app, &sam).contacts.authentication_phone.is_none());
+        // Call again, and # (signed as Twilio signs) saves the phone.
+        assert_eq!(send_code(&app, &flow, &method, "+1 425 555 0177").status, 202);
+        let path = action_path(&fake.last().text);
+        let r = twilio_press(&app, &path, Some("#"), providers::TWILIO_TOKEN);
+        assert!(r.text().contains("You are verified"), "{}", r.text());
+        assert_eq!(poll_call(&app, &flow, &method).json()["next"], "finish");
+        let phone = user(&app, &sam).contacts.authentication_phone.unwrap();
+        assert_eq!(phone.e164(), "+14255550177");
+        assert_eq!(s.get(&app, "/api/register").json()["registered"]["authentication_phone"]["mode"], "call");
+        assert_error(&twilio_press(&app, &path, Some("#"), providers::TWILIO_TOKEN), 409, "flow_state");
         assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
     }
 

@@ -150,7 +150,7 @@ fn message(ctx: &Ctx, policy: &Policy, method: MethodId, to: String, code: &str)
 
 /// Makes a fresh code for `method` (replacing any earlier one), stores only
 /// its keyed hash in the flow, and sends it to `to` (normalised destination).
-/// A call method of a reset, unlock or step-up places a "press #" call
+/// A call method, whatever the flow's purpose, places a "press #" call
 /// instead ([`voice::prepare`]): no code, a callback token.
 #[allow(clippy::too_many_arguments)]
 pub fn deliver(
@@ -168,8 +168,8 @@ pub fn deliver(
     } else {
         format!("+•••{}", &to[to.len().saturating_sub(2)..])
     };
-    // A call to prove a reset, unlock or step-up says "press #"; it never reads out a code.
-    if method.kind() == Kind::Voice && flow.purpose != flow::Purpose::Register {
+    // A call says "press #"; it never reads out a code.
+    if method.kind() == Kind::Voice {
         let (pending, call) = voice::prepare(ctx, &flow, method, &to, policy.code_lifetime_seconds)?;
         flow.pending = Some(pending);
         flow.questions.clear();
@@ -282,6 +282,60 @@ pub fn check_proof(
     if ctx.now() >= pending.expires_at {
         return Err(ApiError::code_expired());
     }
+    judge(ctx, policy, flow, pending, method, user_id, check_block, proven)
+}
+
+/// How a "press #" call ended: the key its callback reported (`hash`: it was
+/// `#`; another key, or none for a hang-up), or no callback by the call's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnd {
+    Keys { hash: bool },
+    NoAnswer,
+}
+
+/// The try of the call `code_id` of `method`, with [`check_code`]'s rules.
+/// A key reported in time is decided by "was it `#`?"; a call that got no
+/// callback by its expiry ([`CallEnd::NoAnswer`], claimed once by the caller)
+/// is a failed try, counted as a wrong code is (the try, the validate
+/// throttle, a failed-proof slot kept), past the expiry a code check stops at.
+#[allow(clippy::too_many_arguments)]
+pub fn check_call(
+    ctx: &Ctx,
+    policy: &Policy,
+    flow: &Flow,
+    method: MethodId,
+    code_id: &str,
+    user_id: &str,
+    check_block: bool,
+    end: CallEnd,
+) -> Result<std::result::Result<String, u32>> {
+    match end {
+        CallEnd::Keys { hash } => check_proof(ctx, policy, flow, method, user_id, check_block, |pending| {
+            pending.code_id == code_id && pending.call.is_some() && hash
+        }),
+        CallEnd::NoAnswer => {
+            let call = flow.pending.as_ref().filter(|p| p.method == method && p.code_id == code_id && p.call.is_some());
+            let Some(pending) = call else {
+                return Err(ApiError::flow_state("This call was replaced by a newer one."));
+            };
+            judge(ctx, policy, flow, pending, method, user_id, check_block, |_| false)
+        }
+    }
+}
+
+/// The counting half of [`check_proof`]: the try, the block, the validate
+/// throttle and the failed-proof slot, all before `proven` is evaluated.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    ctx: &Ctx,
+    policy: &Policy,
+    flow: &Flow,
+    pending: &PendingCode,
+    method: MethodId,
+    user_id: &str,
+    check_block: bool,
+    proven: impl FnOnce(&PendingCode) -> bool,
+) -> Result<std::result::Result<String, u32>> {
     let limit = policy.throttles.code_attempts as i64;
     let n = Counter::new(ctx.store, attempts_key(&flow.handle(ctx), &pending.code_id)).add(1)?;
     if n > limit {
@@ -315,8 +369,7 @@ pub fn check_proof(
 /// still holds that call (`code_id`); retried on a CAS race.
 pub fn fail_call(ctx: &Ctx, flow_id: &str, method: MethodId, code_id: &str) -> Result<()> {
     for _ in 0..8 {
-        let purposes = [flow::Purpose::Reset, flow::Purpose::Unlock, flow::Purpose::StepUp];
-        let (mut flow, raw) = flow::load(ctx, flow_id, &purposes)?;
+        let (mut flow, raw) = flow::load(ctx, flow_id, &flow::Purpose::ALL)?;
         let Some(pending) = flow.pending.as_mut().filter(|p| p.method == method && p.code_id == code_id) else {
             return Ok(());
         };

@@ -297,6 +297,16 @@ pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
     kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
 }
 
+/// Rewrites the record of a flow this request consumed ([`consume`] made it
+/// ours, so a plain write is safe): a registration records the gate it passed,
+/// which polling ([`peek`]) then reads.
+pub fn record_consumed(ctx: &Ctx, flow: &Flow) -> Result<()> {
+    let mut done = flow.clone();
+    done.state = FlowState::Completed;
+    done.pending = None;
+    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
+}
+
 /// A flow, finished or not, is kept this long past its expiry, so a late
 /// replay still reads as used or expired rather than unknown.
 const KEPT_AFTER_EXPIRY: u64 = 86400;

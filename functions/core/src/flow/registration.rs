@@ -96,7 +96,9 @@ pub fn send(
 
 /// Verify-code for a register flow: on the right code the contact is saved
 /// (once), provided the session may still change security info (a step-up when
-/// something is registered by now); every previous contact is told.
+/// something is registered by now); every previous contact is told. A phone
+/// registered by call is proven by pressing # ([`answer_call`]); typing a
+/// code for it is out of order, and not counted.
 pub fn verify(
     ctx: &Ctx,
     notifier: &dyn Notifier,
@@ -106,26 +108,83 @@ pub fn verify(
 ) -> Result<VerifyResponse> {
     let typed = gate::typed_code(code)?;
     let (reg, s) = flow_checks(ctx, &flow, method)?;
+    if flow.pending.as_ref().is_some_and(|p| p.method == method && p.call.is_some()) {
+        return Err(ApiError::flow_state("This call is verified by pressing # on the phone; no code was sent."));
+    }
     let policy = Policy::load(ctx.store)?;
     let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(session::not_signed_in)?;
     step_up::require(ctx, &policy, &s, &user)?;
     let code_id = match gate::check_code(ctx, &policy, &flow, method, typed, &flow.user_id, false)? {
         Ok(code_id) => code_id,
         Err(left) => {
-            audit::append(
-                ctx,
-                "verification_failed",
-                Some(&flow.user_id),
-                json!({ "flow_purpose": "register", "method": method.as_str() }),
-            )?;
+            failed(ctx, &flow, method)?;
             return Err(ApiError::wrong_code(left));
         }
     };
-    // Exactly once, even if the right code arrives twice at the same moment.
-    flow::consume(ctx, &flow)?;
-    Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
+    save(ctx, notifier, &policy, &s, &flow, reg, method, &code_id)
+}
+
+/// How the "press #" call `code_id` of a register flow ended (its callback, or
+/// no callback by its expiry), with the rules of a code: the session and the
+/// step-up first, then the try counted (code attempts and the validate
+/// throttle; as a wrong code, a failed try is no failed proof). `#` saves the
+/// phone exactly as the right code does; anything else marks the call failed
+/// (polling answers 410 `call_failed`). `Ok(true)` when the phone was saved.
+pub fn answer_call(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    flow: Flow,
+    method: MethodId,
+    code_id: &str,
+    end: gate::CallEnd,
+) -> Result<bool> {
+    let (reg, s) = flow_checks(ctx, &flow, method)?;
+    flow.require_state(&[flow::FlowState::CodeSent])?;
+    let policy = Policy::load(ctx.store)?;
+    let user = users::get(ctx.store, &flow.user_id)?.ok_or_else(session::not_signed_in)?;
+    step_up::require(ctx, &policy, &s, &user)?;
+    match gate::check_call(ctx, &policy, &flow, method, code_id, &flow.user_id, false, end)? {
+        Ok(code_id) => {
+            save(ctx, notifier, &policy, &s, &flow, reg, method, &code_id)?;
+            Ok(true)
+        }
+        Err(_) => {
+            failed(ctx, &flow, method)?;
+            gate::fail_call(ctx, &flow.id, method, code_id)?;
+            Ok(false)
+        }
+    }
+}
+
+fn failed(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<()> {
+    audit::append(
+        ctx,
+        "verification_failed",
+        Some(&flow.user_id),
+        json!({ "flow_purpose": "register", "method": method.as_str() }),
+    )?;
+    Ok(())
+}
+
+/// The proven contact saved: the flow consumed (exactly once, even if the
+/// right code arrives twice at the same moment), the contact written inside
+/// the user record's compare-and-swap (the step-up decided again there), and
+/// then the consumed record shows the passed gate, for polling.
+#[allow(clippy::too_many_arguments)]
+fn save(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    policy: &Policy,
+    s: &Session,
+    flow: &Flow,
+    reg: Registration,
+    method: MethodId,
+    code_id: &str,
+) -> Result<VerifyResponse> {
+    flow::consume(ctx, flow)?;
+    Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), code_id)).delete()?;
     let now = ctx.now();
-    step_up::change(ctx, notifier, &policy, &s, &flow.user_id, reg.contact, |u| {
+    step_up::change(ctx, notifier, policy, s, &flow.user_id, reg.contact, |u| {
         let c = &mut u.contacts;
         let phone = || reg.phone.clone().unwrap_or_else(|| Phone::new("", ""));
         match reg.contact {
@@ -137,9 +196,7 @@ pub fn verify(
         u.registered_at = Some(now);
         Ok(())
     })?;
-    Ok(VerifyResponse {
-        gates_passed: 1,
-        gates_required: 1,
-        next: flow::next_step(&Flow { gates_passed: vec![method], ..flow }),
-    })
+    let done = Flow { gates_passed: vec![method], ..flow.clone() };
+    flow::record_consumed(ctx, &done)?;
+    Ok(VerifyResponse { gates_passed: 1, gates_required: 1, next: flow::next_step(&done) })
 }

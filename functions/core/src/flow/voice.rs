@@ -91,6 +91,7 @@ pub fn prepare(ctx: &Ctx, flow: &Flow, method: MethodId, to: &str, lifetime: u64
     let purpose = match flow.purpose {
         crate::flow::Purpose::Unlock => "unlock an account",
         crate::flow::Purpose::StepUp => "change security info",
+        crate::flow::Purpose::Register => "register this phone for password reset",
         _ => "reset a password",
     };
     let call = VoiceCall {
@@ -115,8 +116,9 @@ pub fn calls_unavailable() -> ApiError {
 }
 
 /// The flow id and record a callback's token names, claiming the token (single
-/// use): unknown or malformed → 404; used before → 409 `flow_state`; the
-/// call expired → 410 `code_expired`.
+/// use): unknown or malformed → 404; the call expired → 410 `code_expired`
+/// (not claimed: past its expiry the token is the poll's, which counts the
+/// unanswered call once); used before → 409 `flow_state`.
 pub fn redeem(ctx: &Ctx, token: &str) -> Result<(String, CallRecord)> {
     if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::not_found());
@@ -125,18 +127,25 @@ pub fn redeem(ctx: &Ctx, token: &str) -> Result<(String, CallRecord)> {
     let Some(record) = kv::get_json::<CallRecord>(ctx.store, &keys::voice_call(&hash))? else {
         return Err(ApiError::not_found());
     };
-    if !Counter::new(ctx.store, keys::voice_used(&hash)).claim()? {
-        return Err(ApiError::flow_state("This call was already answered."));
-    }
     if ctx.now() >= record.expires_at {
         return Err(ApiError::code_expired());
+    }
+    if !claim(ctx, &hash)? {
+        return Err(ApiError::flow_state("This call was already answered."));
     }
     let flow_id = unseal(ctx, token, &record.sealed_flow).ok_or_else(ApiError::not_found)?;
     Ok((flow_id, record))
 }
 
+/// Claims the call whose token hashes to `hash` (the flow's `pending.hash`):
+/// `true` for the one caller, ever, that decides how it ended (its callback
+/// in time, or the poll that finds it expired).
+pub fn claim(ctx: &Ctx, hash: &str) -> Result<bool> {
+    Ok(Counter::new(ctx.store, keys::voice_used(hash)).claim()?)
+}
+
 /// A call record is kept this long past its expiry, so a late replay still
-/// reads as used.
+/// finds it (and is refused as expired or used) rather than an unknown token.
 const KEPT_AFTER_EXPIRY: u64 = 86400;
 
 /// What the sweep does with `voice-call:<token hash>` (filed by [`prepare`]):

@@ -75,26 +75,26 @@ pub const POLLS_PER_MINUTE: u32 = 60;
 
 /// `POST /api/verify-code {flow, method}` with no code: for a call method a
 /// poll, `Ok(None)` (202 `pending`) while the call is out, the verify response
-/// once `#` passed the gate, 410 `call_failed` when the call failed ("Call
-/// again"); otherwise exactly [`verify`]. A poll is one KV read (the flow
-/// record) and one throttle count.
+/// once `#` passed the gate (a registration: once the phone is saved), 410
+/// `call_failed` when the call failed ("Call again"); otherwise exactly
+/// [`verify`]. A poll is one KV read (the flow record) and one throttle count.
+/// The first poll to find the call past its expiry with no callback claims it
+/// and counts it as a failed try, as a wrong code is counted (once, however
+/// many poll at once: the claim is the callback's `voice-used` one).
 pub fn verify_or_poll(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<Option<VerifyResponse>> {
     let is_poll = req.code.as_deref().is_none_or(|c| c.trim().is_empty()) && req.answers.is_none();
     match gate::parse_method(&req.method)? {
-        m if is_poll && m.kind() == crate::domain::methods::Kind::Voice => poll(ctx, &req.flow, m),
+        m if is_poll && m.kind() == crate::domain::methods::Kind::Voice => poll(ctx, notifier, &req.flow, m),
         _ => verify(ctx, notifier, req).map(Some),
     }
 }
 
-fn poll(ctx: &Ctx, flow_id: &str, method: MethodId) -> Result<Option<VerifyResponse>> {
+fn poll(ctx: &Ctx, notifier: &dyn Notifier, flow_id: &str, method: MethodId) -> Result<Option<VerifyResponse>> {
     if flow_id.trim().is_empty() {
         return Err(ApiError::missing_field("flow"));
     }
     let flow = flow::peek(ctx, flow_id)?;
     throttle::hit(ctx, "poll", flow.handle(ctx).as_str(), POLLS_PER_MINUTE, 60)?;
-    if flow.purpose == Purpose::Register {
-        return Err(ApiError::missing_field("code"));
-    }
     if flow.gates_passed.contains(&method) {
         return Ok(Some(VerifyResponse {
             gates_passed: flow.gates_passed.len() as u8,
@@ -106,7 +106,21 @@ fn poll(ctx: &Ctx, flow_id: &str, method: MethodId) -> Result<Option<VerifyRespo
     let Some(pending) = flow.pending.as_ref().filter(|p| p.method == method && p.call.is_some()) else {
         return Err(ApiError::flow_state("No call was placed for this option; request one first."));
     };
-    if pending.call == Some(CallStatus::Failed) || ctx.now() >= pending.expires_at {
+    if pending.call == Some(CallStatus::Failed) {
+        return Err(ApiError::call_failed());
+    }
+    if ctx.now() >= pending.expires_at {
+        // No callback by the call's expiry: no answer, a failed try. The claim
+        // (taken before anything is counted) makes it one, whoever polls.
+        if voice::claim(ctx, &pending.hash)? {
+            let end = gate::CallEnd::NoAnswer;
+            match answer_call(ctx, notifier, &flow.id, method, &pending.code_id, end) {
+                // Storage failed: say so. Anything else (a throttle, a block, a
+                // newer call) leaves nothing more to count; the call failed.
+                Err(e) if e.status() >= 500 => return Err(e),
+                _ => {}
+            }
+        }
         return Err(ApiError::call_failed());
     }
     Ok(None)
@@ -121,12 +135,15 @@ pub struct CallOutcome {
 /// `POST /api/voice/<token>`: the provider (or the dev outbox's "press"
 /// action) reports the key pressed; `None` is a hang-up or no answer. `#`
 /// passes the gate exactly as a right code does (state checks, the try
-/// counted, a failed-proof slot reserved before deciding); anything else is a
-/// failed attempt with the same limits as a wrong code. The token is single
-/// use (replay → 409), and a callback after the call or the flow expired → 410.
-pub fn callback(ctx: &Ctx, token: &str, digits: Option<&str>) -> Result<CallOutcome> {
+/// counted, a failed-proof slot reserved before deciding), or for a
+/// registration saves the phone (telling the previous contacts through
+/// `notifier`); anything else is a failed attempt with the same limits as a
+/// wrong code. The token is single use (replay → 409), and a callback after
+/// the call or the flow expired → 410.
+pub fn callback(ctx: &Ctx, notifier: &dyn Notifier, token: &str, digits: Option<&str>) -> Result<CallOutcome> {
     let (flow_id, record) = voice::redeem(ctx, token)?;
-    let answered = answer_call(ctx, &flow_id, &record, digits);
+    let end = gate::CallEnd::Keys { hash: digits.map(str::trim) == Some("#") };
+    let answered = answer_call(ctx, notifier, &flow_id, record.method, &record.code_id, end);
     if answered.is_err() {
         // The token is spent: whatever stopped it (a throttle, a block), the page
         // should offer "Call again" rather than wait for a key that cannot count.
@@ -135,23 +152,33 @@ pub fn callback(ctx: &Ctx, token: &str, digits: Option<&str>) -> Result<CallOutc
     answered
 }
 
-fn answer_call(ctx: &Ctx, flow_id: &str, record: &voice::CallRecord, digits: Option<&str>) -> Result<CallOutcome> {
-    let method = record.method;
-    let (flow, _raw) = flow::load(ctx, flow_id, &[Purpose::Reset, Purpose::Unlock, Purpose::StepUp])?;
-    if flow.purpose == Purpose::StepUp {
-        drop(step_up::session_of(ctx, &flow)?);
+/// How the call `code_id` of `method` on `flow_id` ended, decided once (the
+/// caller holds the call's claim): a reset, unlock or step-up gate, or a
+/// registration ([`registration::answer_call`]).
+fn answer_call(
+    ctx: &Ctx,
+    notifier: &dyn Notifier,
+    flow_id: &str,
+    method: MethodId,
+    code_id: &str,
+    end: gate::CallEnd,
+) -> Result<CallOutcome> {
+    let (flow, _raw) = flow::load(ctx, flow_id, &Purpose::ALL)?;
+    match flow.purpose {
+        Purpose::Register => {
+            let passed = registration::answer_call(ctx, notifier, flow, method, code_id, end)?;
+            return Ok(CallOutcome { passed });
+        }
+        Purpose::StepUp => drop(step_up::session_of(ctx, &flow)?),
+        Purpose::Reset | Purpose::Unlock => {}
     }
     flow.require_state(&[FlowState::CodeSent])?;
     // A call that a newer one (or a code) replaced is not answered, and not counted.
-    if !flow.pending.as_ref().is_some_and(|p| p.method == method && p.code_id == record.code_id) {
+    if !flow.pending.as_ref().is_some_and(|p| p.method == method && p.code_id == code_id) {
         return Err(ApiError::flow_state("This call was replaced by a newer one."));
     }
     let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
-    let pressed_hash = digits.map(str::trim) == Some("#");
-    let outcome = gate::check_proof(ctx, &policy, &flow, method, &user.id, true, |pending| {
-        pending.code_id == record.code_id && pending.call.is_some() && pressed_hash
-    })?;
-    match outcome {
+    match gate::check_call(ctx, &policy, &flow, method, code_id, &user.id, true, end)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
             Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
@@ -160,7 +187,7 @@ fn answer_call(ctx: &Ctx, flow_id: &str, record: &voice::CallRecord, digits: Opt
         }
         Err(_) => {
             failed(ctx, &user, method)?;
-            gate::fail_call(ctx, &flow.id, method, &record.code_id)?;
+            gate::fail_call(ctx, &flow.id, method, code_id)?;
             Ok(CallOutcome { passed: false })
         }
     }
@@ -170,11 +197,11 @@ fn answer_call(ctx: &Ctx, flow_id: &str, record: &voice::CallRecord, digits: Opt
 /// the dev outbox holds at `seq`, through the same callback a provider
 /// reaches, so a whole call journey can be walked with no provider. The
 /// component serves it only in `dev_mode`.
-pub fn dev_press(ctx: &Ctx, seq: u64, digit: Option<&str>) -> Result<CallOutcome> {
+pub fn dev_press(ctx: &Ctx, notifier: &dyn Notifier, seq: u64, digit: Option<&str>) -> Result<CallOutcome> {
     let entry = crate::domain::notify::outbox_entry(ctx.store, seq)?.ok_or_else(ApiError::not_found)?;
     let url = entry.callback_url.ok_or_else(|| ApiError::bad_request("This message is not a call."))?;
     let token = url.rsplit('/').next().unwrap_or_default();
-    callback(ctx, token, digit)
+    callback(ctx, notifier, token, digit)
 }
 
 fn draw_key(flow: &keys::FlowHandle, draw_id: &str) -> String {
@@ -539,10 +566,10 @@ mod tests {
         let r = poll(&env, &flow, "mobile_call").unwrap().unwrap();
         assert_eq!((r.gates_passed, r.next), (1, "set_password"));
         // Single use: a replayed callback is refused, whatever it says.
-        let e = callback(&env.ctx(), &token, Some("#")).unwrap_err();
+        let e = callback(&env.ctx(), &env.outbox(), &token, Some("#")).unwrap_err();
         assert_eq!((e.status(), e.error()), (409, "flow_state"));
-        assert_eq!(callback(&env.ctx(), &"0".repeat(32), Some("#")).unwrap_err().status(), 404);
-        assert_eq!(callback(&env.ctx(), "../x", Some("#")).unwrap_err().status(), 404);
+        assert_eq!(callback(&env.ctx(), &env.outbox(), &"0".repeat(32), Some("#")).unwrap_err().status(), 404);
+        assert_eq!(callback(&env.ctx(), &env.outbox(), "../x", Some("#")).unwrap_err().status(), 404);
     }
 
     #[test]
@@ -585,15 +612,66 @@ mod tests {
         assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "flow_expired");
     }
 
+    /// No callback by the call's expiry: every poll answers 410, and the
+    /// unanswered call is one failed try (a failed proof), counted once however
+    /// many polls (and a late callback) arrive at once; five block resets.
+    #[test]
+    fn a_call_with_no_callback_by_its_expiry_fails_and_counts_once() {
+        let (env, _) = setup();
+        let failed = || {
+            audit::list(&*env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
+                .unwrap()
+                .len()
+        };
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
+        env.clock.advance(299);
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap(), None, "still ringing");
+        env.clock.advance(1);
+        let jitter = crate::testing::JitterStore(&env.store);
+        let barrier = std::sync::Barrier::new(32);
+        std::thread::scope(|s| {
+            for i in 0..32 {
+                let (env, jitter, barrier, flow) = (&env, &jitter, &barrier, &flow);
+                s.spawn(move || {
+                    barrier.wait();
+                    let ctx = env.jittery_ctx(jitter);
+                    if i % 8 == 0 {
+                        // A late callback: refused, and it counts nothing itself.
+                        let e = callback(&ctx, &env.outbox(), &last_call_token(env), Some("#")).unwrap_err();
+                        assert_eq!(e.error(), "code_expired");
+                    } else {
+                        let req =
+                            VerifyRequest { flow: flow.clone(), method: "mobile_call".into(), ..Default::default() };
+                        let e = verify_or_poll(&ctx, &env.outbox(), req).unwrap_err();
+                        assert_eq!((e.status(), e.error()), (410, "call_failed"));
+                    }
+                });
+            }
+        });
+        assert_eq!(failed(), 1, "one unanswered call, one failed try");
+        assert_eq!(poll(&env, &flow, "mobile_call").unwrap_err().error(), "call_failed");
+        assert_eq!(failed(), 1);
+        // The same limits as a wrong code: five failed proofs block resets for a day.
+        for i in 0..4 {
+            let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+            send_to(&env, &flow, "office_call", "4255550199").unwrap();
+            env.clock.advance(300);
+            assert_eq!(poll(&env, &flow, "office_call").unwrap_err().error(), "call_failed");
+            assert_eq!(failed(), 2 + i);
+        }
+        assert_eq!(start(&env, "jane@contoso.com", "reset").unwrap_err().error(), "reset_blocked");
+    }
+
     #[test]
     fn the_dev_outbox_press_action_answers_the_call() {
         let (env, flow) = setup();
         send_to(&env, &flow, "office_call", "4255550199").unwrap();
         let seq = crate::domain::notify::outbox(&*env.store, 1).unwrap()[0].seq;
-        assert!(dev_press(&env.ctx(), seq, Some("#")).unwrap().passed);
+        assert!(dev_press(&env.ctx(), &env.outbox(), seq, Some("#")).unwrap().passed);
         assert_eq!(poll(&env, &flow, "office_call").unwrap().unwrap().next, "set_password");
-        assert_eq!(dev_press(&env.ctx(), seq, Some("#")).unwrap_err().status(), 409, "single use");
-        assert_eq!(dev_press(&env.ctx(), seq + 1, Some("#")).unwrap_err().status(), 404);
+        assert_eq!(dev_press(&env.ctx(), &env.outbox(), seq, Some("#")).unwrap_err().status(), 409, "single use");
+        assert_eq!(dev_press(&env.ctx(), &env.outbox(), seq + 1, Some("#")).unwrap_err().status(), 404);
     }
 
     #[test]
@@ -602,7 +680,7 @@ mod tests {
         send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
         let first = last_call_token(&env);
         send_to(&env, &flow, "mobile_call", "4255550112").unwrap();
-        let e = callback(&env.ctx(), &first, Some("#")).unwrap_err();
+        let e = callback(&env.ctx(), &env.outbox(), &first, Some("#")).unwrap_err();
         assert_eq!(e.error(), "flow_state");
         prove_last(&env, &flow, "mobile_call").unwrap();
     }
@@ -621,7 +699,7 @@ mod tests {
                 let (passed_count, refused) = (&passed_count, &refused);
                 s.spawn(move || {
                     barrier.wait();
-                    match callback(&env.jittery_ctx(jitter), token, Some("#")) {
+                    match callback(&env.jittery_ctx(jitter), &env.outbox(), token, Some("#")) {
                         Ok(o) if o.passed => passed_count.fetch_add(1, Ordering::SeqCst),
                         Err(e) if e.error() == "flow_state" => refused.fetch_add(1, Ordering::SeqCst),
                         other => panic!("{other:?}"),
@@ -723,7 +801,7 @@ mod tests {
                         barrier.wait();
                         let ctx = env.jittery_ctx(jitter);
                         let e = match token {
-                            Some(token) => match callback(&ctx, &token, Some("1")) {
+                            Some(token) => match callback(&ctx, &env.outbox(), &token, Some("1")) {
                                 Ok(o) => {
                                     assert!(!o.passed);
                                     return (401, "call_failed".to_owned());

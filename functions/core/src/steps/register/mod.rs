@@ -304,7 +304,8 @@ mod tests {
             &s.env.outbox(),
             SendCodeRequest { flow: r.flow.clone(), method: m.clone(), destination: dest.into() },
         )?;
-        verify_code(&ctx, VerifyRequest { flow: r.flow, method: m, code: Some(last_code(&s.env)), answers: None })
+        // A code is typed; a call is answered with # (and polled).
+        crate::testing::prove_last(&s.env, &r.flow, &m)
     }
 
     /// The step-up of `s`'s session: `POST /api/register/verify`, then a code
@@ -843,6 +844,128 @@ mod tests {
             audit::list(&*s.env.store, &audit::Query { kind: Some("stepped_up".into()), ..Default::default() })
                 .unwrap();
         assert_eq!(stepped[0].detail["method"], "office_call");
+    }
+
+    #[test]
+    fn a_phone_registered_by_call_is_proven_by_pressing_hash() {
+        use crate::testing::{last_call_token, poll, press};
+        let s = signed_in_blank();
+        let ctx = s.env.ctx();
+        // Without the callback address a phone cannot be registered by call.
+        let mut no_url = s.env.ctx();
+        no_url.public_base_url.clear();
+        let office = StartRequest {
+            method: "office_phone".into(),
+            country_code: "1".into(),
+            destination: "4255550100".into(),
+            mode: "".into(),
+        };
+        let e = start(&no_url, &s.session(), &s.key, office).unwrap_err();
+        assert!(e.error() == "method_unavailable" && e.message.contains("public_base_url"), "{e:?}");
+        let r = begin(&s, "authentication_phone", "1", "425 555 0123", "call").unwrap();
+        assert_eq!((r.send_code.method, r.send_code.hint.as_str()), (MethodId::MobileCall, "+1 •••• ••23"));
+        let send = || {
+            send_code(
+                &ctx,
+                &s.env.outbox(),
+                SendCodeRequest {
+                    flow: r.flow.clone(),
+                    method: "mobile_call".into(),
+                    destination: "4255550123".into(),
+                },
+            )
+        };
+        send().unwrap();
+        // The call says who calls and asks for #; it reads out no code.
+        let call = notify::outbox(&*s.env.store, 1).unwrap().remove(0);
+        assert_eq!((call.message.channel, call.message.to.as_str()), (notify::Channel::Voice, "+14255550123"));
+        assert!(call.message.body.contains("register this phone"), "{}", call.message.body);
+        assert!(call.message.body.contains("press the pound key"), "{}", call.message.body);
+        assert!(!call.message.body.chars().any(|c| c.is_ascii_digit()), "no code is read out");
+        assert!(call.callback_url.is_some());
+        assert_eq!(poll(&s.env, &r.flow, "mobile_call").unwrap(), None, "pending while the call is out");
+        // A call has no code to type: out of order, and not counted.
+        let typed = VerifyRequest {
+            flow: r.flow.clone(),
+            method: "mobile_call".into(),
+            code: Some("123456".into()),
+            answers: None,
+        };
+        assert_eq!(verify_code(&ctx, typed).unwrap_err().error(), "flow_state");
+
+        // Another key: a failed try; nothing saved; "Call again".
+        assert!(!press(&s.env, Some("1")).unwrap().passed);
+        let e = poll(&s.env, &r.flow, "mobile_call").unwrap_err();
+        assert_eq!((e.status(), e.error()), (410, "call_failed"));
+        assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.authentication_phone.is_none());
+        let failed = audit::list(
+            &*s.env.store,
+            &audit::Query { kind: Some("verification_failed".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].detail, json!({ "flow_purpose": "register", "method": "mobile_call" }));
+
+        // Call again: # saves the phone, once; the poll then says the gate passed.
+        send().unwrap();
+        let token = last_call_token(&s.env);
+        assert!(press(&s.env, Some("#")).unwrap().passed);
+        let done = poll(&s.env, &r.flow, "mobile_call").unwrap().expect("passed");
+        assert_eq!(done, VerifyResponse { gates_passed: 1, gates_required: 1, next: "finish" });
+        let phone = users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.authentication_phone.unwrap();
+        assert_eq!((phone.e164(), phone.mode), ("+14255550123".to_owned(), PhoneMode::Call));
+        assert_eq!(last_call_token(&s.env), token, "no notice: nothing was registered before");
+        let e = press(&s.env, Some("#")).unwrap_err();
+        assert_eq!((e.status(), e.error()), (409, "flow_state"), "single use");
+        assert_eq!(send().unwrap_err().error(), "flow_state", "the flow is used");
+        let changes = audit::list(
+            &*s.env.store,
+            &audit::Query { kind: Some("registration_changed".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].detail["to"], "+1 •••• ••23");
+    }
+
+    #[test]
+    fn an_unanswered_registration_call_is_a_failed_try_counted_once() {
+        use crate::testing::poll;
+        let s = signed_in_blank();
+        let ctx = s.env.ctx();
+        s.env.clock.set(3600 * 500_000 + 60);
+        let send = |flow: &str| {
+            send_code(
+                &ctx,
+                &s.env.outbox(),
+                SendCodeRequest { flow: flow.into(), method: "office_call".into(), destination: "4255550100".into() },
+            )
+        };
+        let failed = || {
+            audit::list(&*s.env.store, &audit::Query { kind: Some("verification_failed".into()), ..Default::default() })
+                .unwrap()
+                .len()
+        };
+        // Five calls no one answers: each poll past the expiry fails the call and
+        // counts one validation of the phone (however often it is polled) ...
+        for n in 1..=5 {
+            let r = begin(&s, "office_phone", "1", "425 555 0100", "call").unwrap();
+            send(&r.flow).unwrap();
+            s.env.clock.advance(300);
+            for _ in 0..3 {
+                assert_eq!(poll(&s.env, &r.flow, "office_call").unwrap_err().error(), "call_failed");
+            }
+            assert_eq!(failed(), n);
+            // A late callback changes nothing.
+            assert_eq!(crate::testing::press(&s.env, Some("#")).unwrap_err().error(), "code_expired");
+            assert_eq!(failed(), n);
+        }
+        // ... so the phone's five validations this hour are spent, as by five wrong codes.
+        s.env.save_policy(|p| p.throttles.sends_per_gate_per_hour = 10);
+        let r = begin(&s, "office_phone", "1", "425 555 0100", "call").unwrap();
+        send(&r.flow).unwrap();
+        let e = crate::testing::press(&s.env, Some("#")).unwrap_err();
+        assert_eq!((e.status(), e.error()), (429, "throttled"));
+        assert!(users::get(&*s.env.store, &s.user_id).unwrap().unwrap().contacts.office_phone.is_none());
     }
 
     #[test]

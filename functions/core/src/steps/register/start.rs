@@ -3,6 +3,8 @@
 //! registered already, the session must be stepped up (403 `step_up_required`).
 
 use super::*;
+use crate::domain::methods::Kind;
+use crate::flow::voice::calls_unavailable;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -23,6 +25,9 @@ pub struct SendWith {
     pub method: MethodId,
     /// The normalised destination to give `POST /api/send-code`.
     pub destination: String,
+    /// The destination masked (`+1 •••• ••12`, `j•••@contoso.com`), for the
+    /// page to say where the code or the call went.
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,10 +83,14 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     if !contact.allowed(&policy, &user) || !policy.methods_allowed.contains(&send_method) {
         return Err(ApiError::method_unavailable());
     }
+    // A phone registered by call is proven by a "press #" call, which needs the callback address.
+    if send_method.kind() == Kind::Voice && !ctx.calls_possible() {
+        return Err(calls_unavailable());
+    }
     // Told now, before a code goes out; verify-code decides again when it saves.
     step_up::require(ctx, &policy, s, &user)?;
     let registration = Registration { contact, phone, email, session_key: session_key.to_owned() };
-    let destination = registration.destination();
+    let (destination, hint) = (registration.destination(), registration.hint());
     let started = flow::start(ctx, Purpose::Register, &user.id, 1, vec![send_method], policy.flow_lifetime_seconds)?;
     let (mut f, raw) = flow::load(ctx, &started.id, &[Purpose::Register])?;
     f.registration = Some(registration);
@@ -90,7 +99,7 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     Ok(StartResponse {
         flow: f.id,
         registering: contact,
-        send_code: SendWith { method: send_method, destination },
+        send_code: SendWith { method: send_method, destination, hint },
         expires_in: policy.flow_lifetime_seconds,
     })
 }
