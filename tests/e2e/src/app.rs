@@ -14,6 +14,7 @@ use crate::client::{self, Reply};
 use crate::kv::SqliteStore;
 use crate::redis::RedisStore;
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,15 @@ pub const SECRETS: [(&str, &str); 2] = [
     ("captcha_secret", "9f2c4e1a7b3d5f6e8a0c2e4f6a8b0d1c3e5f7a9b1d3f5e7c9a1b3d5f7e9a1c3e"),
     ("code_secret", "4b6d8f0a2c4e6a8c0e2a4c6e8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0d2f4a6c"),
 ];
+
+/// Whether an HTTP request to the static pages gets an HTTP answer.
+fn answers_http(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("HEAD / HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    let mut head = [0u8; 8];
+    stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
 
 fn owned(vars: &[(&str, &str)]) -> HashMap<String, String> {
     vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -156,7 +166,9 @@ impl App {
         panic!("the app did not start on {}", host_binary().display());
     }
 
-    /// Waits until the host answers HTTP; false if it exited first.
+    /// Waits until the host answers HTTP (not merely accepts: `spin up` binds
+    /// the address once to check it is free before its trigger listens);
+    /// false if it exited first.
     fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
@@ -164,7 +176,7 @@ impl App {
                 eprintln!("the host exited with {status}");
                 return false;
             }
-            if TcpStream::connect(self.addr).is_ok() {
+            if answers_http(self.addr) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(5));
