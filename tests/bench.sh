@@ -4,6 +4,11 @@
 # vs in a component. Prints Markdown tables. See tests/bench/src/main.rs for the
 # method; arguments go to the bench:
 #   bash tests/bench.sh [--requests N] [--concurrency C] [--max-seconds T] [--hashes K]
+# With --scale (tests/bench/src/scale.rs): users seeded straight into the store
+# (SQLite, then Redis), p50/p99 per route and the host's peak memory per size:
+#   bash tests/bench.sh --scale [--users 1000,100000,1000000] [--backends sqlite,redis]
+#     [--requests N] [--warmups W] [--sweeps K] [--max-seconds T] [--dir D]
+# The host is the runner built here, or a real Spin from UNLATCH_SPIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 native_target="${CARGO_TARGET_DIR:-target}"
@@ -12,5 +17,13 @@ unset CARGO_TARGET_DIR
 bash tests/build-components.sh
 cargo build --locked --target wasm32-wasip2 --release -p argon-probe
 # Runner and bench: optimised, no LTO, many codegen units (see [profile.bench-native]).
-CARGO_TARGET_DIR="$native_target" cargo build --locked --profile bench-native -p unlatch-bench
+CARGO_TARGET_DIR="$native_target" cargo build --locked --profile bench-native -p unlatch-bench -p unlatch-runner
+if [[ " $* " == *" --scale "* ]] && ! command -v redis-server >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq redis-server >/dev/null
+fi
+# The host the --scale bench starts (`spin up` command line), unless UNLATCH_SPIN names a real Spin.
+UNLATCH_RUNNER="$(realpath "$native_target")/bench-native/unlatch-runner"
+export UNLATCH_RUNNER
 exec "$native_target/bench-native/unlatch-bench" "$@"

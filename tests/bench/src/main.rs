@@ -10,6 +10,13 @@
 //! 429 path. Argon2id (m=19456 KiB, t=2, p=1): K hashes natively in this
 //! process vs K hashes inside a Spin component (`tests/fixtures/argon-probe`),
 //! timed both inside the component and as an HTTP round trip minus a no-op one.
+//!
+//! `unlatch-bench --scale …`: the scale benchmark instead (`scale.rs`).
+
+mod routes;
+mod scale;
+mod seed;
+mod template;
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -143,6 +150,10 @@ fn machine() -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--scale") {
+        return scale::run(&args[1..]);
+    }
     let o = options();
     let max = Duration::from_secs(o.max_seconds);
     eprintln!("starting the app in the runner (compiling the components)…");

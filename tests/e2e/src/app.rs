@@ -4,7 +4,8 @@
 //!
 //! `<bin> up -f spin.toml --listen 127.0.0.1:<port> --runtime-config-file <file> --state-dir <dir>`
 //!
-//! `<bin>` is `$UNLATCH_SPIN` (a real `spin`), or the repository's runner.
+//! `<bin>` is `$UNLATCH_SPIN` (a real `spin`), or the repository's runner
+//! (`$UNLATCH_RUNNER` when set, e.g. the benchmark's optimised build).
 //!
 //! `App::start_on_redis` points the runtime config at a Redis instead
 //! (`type = "redis"`), and `App::another_host` starts a second host on the
@@ -37,10 +38,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The host binary: `UNLATCH_SPIN`, else the runner `cargo build` put in the target directory.
+/// The host binary: `UNLATCH_SPIN`, else `UNLATCH_RUNNER`, else the runner
+/// `cargo build` put in the target directory.
 pub fn host_binary() -> PathBuf {
-    if let Some(spin) = std::env::var_os("UNLATCH_SPIN").filter(|s| !s.is_empty()) {
-        return PathBuf::from(spin);
+    for var in ["UNLATCH_SPIN", "UNLATCH_RUNNER"] {
+        if let Some(bin) = std::env::var_os(var).filter(|s| !s.is_empty()) {
+            return PathBuf::from(bin);
+        }
     }
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     target.join("debug").join("unlatch-runner")
@@ -98,6 +102,17 @@ impl App {
         let dir = tempfile::tempdir().expect("a temp dir");
         let sqlite = dir.path().join("kv.db");
         App::launch(dir, sqlite, None, owned(vars))
+    }
+
+    /// The app with these variables on an existing SQLite key-value file
+    /// (runtime config `type = "spin"`, `path` = `sqlite`), e.g. a seeded one.
+    pub fn start_on_sqlite(sqlite: &Path, vars: &[(&str, &str)]) -> App {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut app = App { child: None, addr, sqlite: sqlite.to_path_buf(), redis: None, vars, dir };
+        app.boot();
+        app
     }
 
     /// The app with these variables, its default store on the Redis at `url`
