@@ -108,11 +108,7 @@ impl App {
     /// (runtime config `type = "spin"`, `path` = `sqlite`), e.g. a seeded one.
     pub fn start_on_sqlite(sqlite: &Path, vars: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App { child: None, addr, sqlite: sqlite.to_path_buf(), redis: None, vars, dir };
-        app.boot();
-        app
+        App::launch(dir, sqlite.to_path_buf(), None, owned(vars))
     }
 
     /// The app with these variables, its default store on the Redis at `url`
