@@ -3,7 +3,7 @@
 // "press #" call, and change password, in headless chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { axe, call, clean, focused, heading, lastCode, openPage, outbox, PASSWORD, pressCall, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
+import { axe, failThenPassCall, call, clean, focused, heading, lastCode, openPage, outbox, PASSWORD, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
 const env = useAppAndBrowser();
 
@@ -139,12 +139,7 @@ describe('register for password reset', () => {
     assert.deepEqual(await axe(page), [], 'the call step');
     await screenshot(page, 'register-call-1280');
     // Another key: the poll answers 410, and the page offers "Call again".
-    assert.equal((await pressCall(env.app, '1')).status, 200);
-    await page.getByRole('button', { name: 'Call again' }).waitFor();
-    assert.match(await page.textContent('#call-err'), /Call again/);
-    await page.getByRole('button', { name: 'Call again' }).click();
-    await page.waitForFunction(() => document.querySelector('#call-again').hidden);
-    assert.equal((await pressCall(env.app, '#')).status, 200);
+    await failThenPassCall(page, env.app);
     await page.getByText('Office phone verified and saved.').waitFor();
     assert.match(await page.textContent('[data-method="office_phone"]'), /Set up: \+1 [•\s]+00/);
     assert.match(await page.textContent('#tally'), /set up 1 method/);

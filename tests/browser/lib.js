@@ -198,6 +198,20 @@ export async function pressCall(app, digit) {
   return call(app, `/api/dev/outbox/${m.seq}/press`, { digit });
 }
 
+/**
+ * The "Call again" path on a page waiting for a call: another key fails the
+ * call (410 at the next poll, "Call again" shown), a new call is placed, and
+ * # on it passes.
+ */
+export async function failThenPassCall(page, app) {
+  assert.equal((await pressCall(app, '1')).status, 200);
+  await page.getByRole('button', { name: 'Call again' }).waitFor();
+  assert.match(await page.textContent('#call-err'), /Call again/);
+  await page.getByRole('button', { name: 'Call again' }).click();
+  await page.waitForFunction(() => document.querySelector('#call-again').hidden);
+  assert.equal((await pressCall(app, '#')).status, 200);
+}
+
 export async function lastCode(app, to) {
   const m = await outbox(app, to);
   const code = m && m.body.match(/\b\d{6}\b/);

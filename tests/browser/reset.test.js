@@ -2,7 +2,7 @@
 // accessibility, size and screenshots, in headless chromium.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { axe, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, pressCall, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
+import { axe, failThenPassCall, clean, EMAIL, focused, heading, lastCode, MOBILE, openPage, screenshot, useAppAndBrowser, wrongCode } from './lib.js';
 
 const env = useAppAndBrowser();
 
@@ -95,12 +95,7 @@ describe('reset', () => {
     assert.ok(!/\d/.test(said.body), 'the call reads out no code');
     assert.deepEqual(await axe(page), [], 'the call step');
     await screenshot(page, 'reset-call-1280');
-    assert.equal((await pressCall(env.app, '1')).status, 200);
-    await page.getByRole('button', { name: 'Call again' }).waitFor();
-    assert.match(await page.textContent('#call-err'), /Call again/);
-    await page.getByRole('button', { name: 'Call again' }).click();
-    await page.waitForFunction(() => document.querySelector('#call-again').hidden);
-    assert.equal((await pressCall(env.app, '#')).status, 200);
+    await failThenPassCall(page, env.app);
     await heading(page, 'Choose a new password');
     clean(page);
     await page.close();

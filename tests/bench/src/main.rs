@@ -2,12 +2,17 @@
 //!
 //! Starts the app from `spin.toml` in the runner, in this process, on
 //! 127.0.0.1:0 with a fresh SQLite key-value file; seeds a user through core;
-//! then, for identify, send-code and verify-code, sends N requests from C
+//! then, for the baselines, the CAPTCHA challenge, identify, send-code,
+//! verify-code, sign-in and set-password, sends N requests (N/10 for the
+//! two hashing steps) from C
 //! client threads (each on a fresh loopback connection, at most T seconds per
 //! step) and reports requests/s and p50/p99 latency. Everything a timed request
 //! needs (solved CAPTCHAs, flows, codes) is prepared untimed beforehand, and the
 //! policy's throttles are raised so the bench measures the server, not the
-//! 429 path. Argon2id (m=19456 KiB, t=2, p=1): K hashes natively in this
+//! 429 path. Each step runs next to a baseline component in the same host (one
+//! key-value read, one write per request), its requests/s given as a share of
+//! the write's, with the key-value operations the runner counted for it
+//! (`UNLATCH_KV_STATS`). Argon2id at the shipped parameters: K hashes natively in this
 //! process vs K hashes inside a Spin component (`tests/fixtures/argon-probe`),
 //! timed both inside the component and as an HTTP round trip minus a no-op one.
 //!
@@ -19,7 +24,7 @@ mod seed;
 mod template;
 
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -149,6 +154,32 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, {} {}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
+/// The app's manifest plus a baseline component (the runner's probe fixture:
+/// one key-value read or one write per request), written beside `spin.toml`
+/// so its relative paths hold; the steps are measured next to it, in one host.
+fn manifest_with_baseline() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let app = std::fs::read_to_string(root.join("spin.toml")).expect("spin.toml");
+    let baseline = "\n[[trigger.http]]\nroute = \"/bench-baseline\"\ncomponent = \"bench-baseline\"\n\n\
+        [component.bench-baseline]\nsource = \"target/wasm32-wasip2/release/runner_probe.wasm\"\n\
+        key_value_stores = [\"default\"]\n";
+    let path = root.join("bench.spin.toml");
+    std::fs::write(&path, format!("{app}{baseline}")).expect("write bench.spin.toml");
+    path
+}
+
+/// The key-value operations the runner counted for a step (`UNLATCH_KV_STATS`),
+/// from its first answer as expected; "n/a" on a host that does not count.
+fn kv_ops(replies: &[Option<Reply>], expect: u16) -> String {
+    replies
+        .iter()
+        .flatten()
+        .find(|r| r.status == expect)
+        .and_then(|r| r.header("unlatch-kv-ops"))
+        .unwrap_or("n/a")
+        .to_owned()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--scale") {
@@ -156,54 +187,64 @@ fn main() {
     }
     let o = options();
     let max = Duration::from_secs(o.max_seconds);
-    eprintln!("starting the app in the runner (compiling the components)…");
-    let app = App::start();
-    set_policy(&app, |p| {
-        // Low CAPTCHA work, so identify measures the server, not the client's proof-of-work.
-        p.captcha_difficulty = 4;
-        let t = &mut p.throttles;
-        t.identify_per_minute = 10_000;
-        t.sends_per_gate_per_hour = 10_000;
-        t.emails_per_10_minutes = 10_000;
-        t.validations_per_gate_per_hour = 10_000;
-        t.failed_proofs_per_day = 10_000;
-    });
+    // SAFETY: set before any thread starts; the host process inherits it.
+    unsafe { std::env::set_var("UNLATCH_KV_STATS", "1") };
+    let manifest = manifest_with_baseline();
+    let app = App::start_manifest(&manifest, &[("dev_mode", "true")]);
+    let _ = std::fs::remove_file(&manifest);
+    set_policy(&app, routes::bench_policy);
     user_with_everything(&app, "bench@contoso.com");
     let addr = app.addr();
     let post = |target: &str, body: &Value| {
         client::send(addr, "POST", target, &[("content-type", "application/json")], &serde_json::to_vec(body).unwrap())
     };
+    let get = |target: &str| client::send(addr, "GET", target, &[], b"");
+    assert_eq!(get("/bench-baseline?op=kv-set&key=bench&value=v").status, 200, "the baseline component answers");
 
     // Warm-up: every instance path once.
     let warm = start_flow(&app, "bench@contoso.com", "reset");
     pass_code_gate(&app, &warm, "email", EMAIL);
 
     let n = o.requests;
+    let c = o.concurrency;
     eprintln!("solving {n} CAPTCHAs (untimed)…");
     let captchas: Vec<Value> = (0..n).map(|_| solved_captcha(&app)).collect();
 
     let mut runs = Vec::new();
-    let (run, _) = timed("challenge (cheap baseline)", n, o.concurrency, max, 200, |_| {
-        client::send(addr, "GET", "/api/identify/challenge", &[], b"")
-    });
-    runs.push(run);
-
-    let (run, replies) = timed("identify", n, o.concurrency, max, 200, |i| {
-        post("/api/identify", &json!({ "username": "bench@contoso.com", "captcha": captchas[i], "purpose": "reset" }))
-    });
-    runs.push(run);
+    // The hashing steps run one at a time: their p50 is then one request's own
+    // cost (compared with one native hash), not a queue of hashes on few cores.
+    let mut step = |name: &'static str, expect, request: &(dyn Fn(usize) -> Reply + Sync), count| {
+        let clients = if name.starts_with("sign-in") || name.starts_with("set-password") { 1 } else { c };
+        let (run, replies) = timed(name, count, clients, max, expect, request);
+        runs.push((run, kv_ops(&replies, expect)));
+        replies
+    };
+    step("baseline: one KV read", 200, &|_| get("/bench-baseline?op=kv-get&key=bench"), n);
+    step("baseline: one KV write", 200, &|i| get(&format!("/bench-baseline?op=kv-set&key=bench&value={i}")), n);
+    step("CAPTCHA challenge", 200, &|_| get("/api/identify/challenge"), n);
+    let replies = step(
+        "identify",
+        200,
+        &|i| {
+            post(
+                "/api/identify",
+                &json!({ "username": "bench@contoso.com", "captcha": captchas[i], "purpose": "reset" }),
+            )
+        },
+        n,
+    );
     let flows: Vec<String> = replies
         .iter()
         .flatten()
         .filter(|r| r.status == 200)
         .map(|r| r.json()["flow"].as_str().unwrap().to_owned())
         .collect();
-
-    let (run, _) = timed("send-code (email)", flows.len(), o.concurrency, max, 202, |i| {
-        post("/api/send-code", &json!({ "flow": flows[i], "method": "email", "destination": EMAIL }))
-    });
-    runs.push(run);
-
+    step(
+        "send-code (email)",
+        202,
+        &|i| post("/api/send-code", &json!({ "flow": flows[i], "method": "email", "destination": EMAIL })),
+        flows.len(),
+    );
     eprintln!("sending {} fresh codes and reading them from the dev outbox (untimed)…", flows.len());
     let codes: Vec<String> = flows
         .iter()
@@ -213,35 +254,65 @@ fn main() {
             last_code(&app)
         })
         .collect();
-    let (run, _) = timed("verify-code (right code)", flows.len(), o.concurrency, max, 200, |i| {
-        post("/api/verify-code", &json!({ "flow": flows[i], "method": "email", "code": codes[i] }))
-    });
-    runs.push(run);
-
-    println!("## Runner throughput ({})\n", machine());
-    println!(
-        "Up to {n} requests per step, {} client threads, loopback, a new connection per request.\n",
-        o.concurrency
+    step(
+        "verify-code (right code)",
+        200,
+        &|i| post("/api/verify-code", &json!({ "flow": flows[i], "method": "email", "code": codes[i] })),
+        flows.len(),
     );
-    println!("| step | requests | not as expected | requests/s | p50 ms | p99 ms |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for r in &runs {
-        let total = r.ok + r.failed;
+    // The hashing steps: fewer requests, each is an Argon2id run or two.
+    let hashed = (n / 10).max(10);
+    step(
+        "sign-in (right password)",
+        200,
+        &|_| post("/api/signin", &json!({ "username": "bench@contoso.com", "password": PASSWORD })),
+        hashed,
+    );
+    eprintln!("walking {hashed} resets to set-password (untimed)…");
+    let verified: Vec<String> = (0..hashed)
+        .map(|_| {
+            let flow = start_flow(&app, "bench@contoso.com", "reset");
+            pass_code_gate(&app, &flow, "email", EMAIL);
+            flow
+        })
+        .collect();
+    step(
+        "set-password (reset)",
+        200,
+        &|i| post("/api/set-password", &json!({ "flow": verified[i], "new_password": format!("Lantern-{i}-Sky!x9q") })),
+        hashed,
+    );
+
+    println!("## Steps next to a one-read and a one-write baseline ({})\n", machine());
+    println!(
+        "Up to {n} requests per step ({hashed} for the hashing steps), {c} client threads, loopback, a new connection per request.\n"
+    );
+    println!(
+        "| step | requests | not as expected | requests/s | % of one-write baseline | p50 ms | p99 ms | KV operations per request |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    let rate = |r: &Run| (r.ok + r.failed) as f64 / r.wall.as_secs_f64();
+    let write_rate = runs.iter().find(|(r, _)| r.name == "baseline: one KV write").map(|(r, _)| rate(r)).unwrap_or(1.0);
+    for (r, ops) in &runs {
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0} % | {} | {} | {} |",
             r.name,
-            total,
+            r.ok + r.failed,
             r.failed,
-            total as f64 / r.wall.as_secs_f64(),
+            rate(r),
+            rate(r) / write_rate * 100.0,
             ms(percentile(&r.latencies, 0.50)),
-            ms(percentile(&r.latencies, 0.99))
+            ms(percentile(&r.latencies, 0.99)),
+            ops
         );
     }
-    for r in &runs {
+    for (r, _) in &runs {
         if let Some(f) = &r.first_failure {
             println!("\n{}: first unexpected answer: {f}", r.name);
         }
     }
+    let p50 = |name: &str| runs.iter().find(|(r, _)| r.name == name).map(|(r, _)| percentile(&r.latencies, 0.50));
+    let (signin_p50, set_p50) = (p50("sign-in (right password)").unwrap(), p50("set-password (reset)").unwrap());
     drop(app);
 
     // Argon2id, native in this process.
@@ -281,7 +352,7 @@ fn main() {
     for _ in 0..k {
         let (took, reply) = get("/argon/hash");
         let phc = reply.json()["phc_prefix"].as_str().unwrap_or("").to_owned();
-        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(phc.starts_with(&hashing::production_prefix()), "{phc}");
         inside.push(Duration::from_micros(reply.json()["micros"].as_u64().unwrap()));
         round_trip.push(took);
         noop.push(get("/argon/noop").0);
@@ -291,7 +362,8 @@ fn main() {
 
     let (native_med, inside_med) = (median(native.clone()), median(inside.clone()));
     let (rt_med, noop_med) = (median(round_trip), median(noop));
-    println!("\n## Argon2id m=19456 KiB, t=2, p=1 (median of {k})\n");
+    let (m, t) = (hashing::M_COST_KIB, hashing::T_COST);
+    println!("\n## Argon2id m={m} KiB, t={t}, p=1, the shipped parameters (median of {k})\n");
     println!("| where | ms per hash | vs native |");
     println!("|---|---:|---:|");
     println!("| native (this process) | {} | 1.00× |", ms(native_med));
@@ -305,5 +377,11 @@ fn main() {
         "| in component, HTTP round trip − no-op round trip | {} | {:.2}× |",
         ms(http),
         http.as_secs_f64() / native_med.as_secs_f64()
+    );
+    println!(
+        "\nSign-in p50 {} ms is {:.2}× one native hash at the shipped parameters; set-password p50 − sign-in p50 = {} ms.",
+        ms(signin_p50),
+        signin_p50.as_secs_f64() / native_med.as_secs_f64(),
+        ms(set_p50.saturating_sub(signin_p50))
     );
 }

@@ -32,6 +32,8 @@ pub struct App {
     vars: HashMap<String, String>,
     dir: tempfile::TempDir,
     ready_after: Duration,
+    /// The manifest `spin up -f` is given (the repository's `spin.toml`).
+    manifest: PathBuf,
 }
 
 fn root() -> PathBuf {
@@ -104,6 +106,14 @@ impl App {
         App::launch(dir, sqlite, None, owned(vars))
     }
 
+    /// The app from another manifest (e.g. the repository's with a benchmark
+    /// component added), with these variables.
+    pub fn start_manifest(manifest: &Path, vars: &[(&str, &str)]) -> App {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let sqlite = dir.path().join("kv.db");
+        App::launch_from(manifest.to_path_buf(), dir, sqlite, None, owned(vars))
+    }
+
     /// The app with these variables on an existing SQLite key-value file
     /// (runtime config `type = "spin"`, `path` = `sqlite`), e.g. a seeded one.
     pub fn start_on_sqlite(sqlite: &Path, vars: &[(&str, &str)]) -> App {
@@ -123,13 +133,23 @@ impl App {
     /// variables, its own port and state directory).
     pub fn another_host(&self) -> App {
         let dir = tempfile::tempdir().expect("a temp dir");
-        App::launch(dir, self.sqlite.clone(), self.redis.clone(), self.vars.clone())
+        App::launch_from(self.manifest.clone(), dir, self.sqlite.clone(), self.redis.clone(), self.vars.clone())
     }
 
-    /// Starts a host on this store configuration, its state in `dir`.
+    /// Starts a host of the repository's `spin.toml` on this store configuration, its state in `dir`.
     fn launch(dir: tempfile::TempDir, sqlite: PathBuf, redis: Option<String>, vars: HashMap<String, String>) -> App {
+        App::launch_from(root().join("spin.toml"), dir, sqlite, redis, vars)
+    }
+
+    fn launch_from(
+        manifest: PathBuf,
+        dir: tempfile::TempDir,
+        sqlite: PathBuf,
+        redis: Option<String>,
+        vars: HashMap<String, String>,
+    ) -> App {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let mut app = App { child: None, addr, sqlite, redis, vars, dir, ready_after: Duration::ZERO };
+        let mut app = App { child: None, addr, sqlite, redis, vars, dir, ready_after: Duration::ZERO, manifest };
         app.boot();
         app
     }
@@ -153,7 +173,7 @@ impl App {
                 .current_dir(root())
                 .arg("up")
                 .arg("-f")
-                .arg(root().join("spin.toml"))
+                .arg(&self.manifest)
                 .args(["--listen", &self.addr.to_string()])
                 .arg("--runtime-config-file")
                 .arg(&config)

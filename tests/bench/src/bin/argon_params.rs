@@ -4,7 +4,7 @@
 //! `-C target-feature=+simd128`. Prints a Markdown table of medians.
 //!
 //!   cargo run --profile bench-native -p unlatch-bench --bin argon_params -- \
-//!     <argon_probe.wasm> <argon_probe simd128.wasm> [--hashes K]
+//!     <argon_probe.wasm without simd128> <argon_probe.wasm with simd128> [--hashes K]
 //!
 //! `tests/bench.sh --argon` builds both components and runs it.
 

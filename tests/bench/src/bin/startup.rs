@@ -1,11 +1,10 @@
-//! Start-up (not a test): how long the host takes from its start to accepting
-//! connections, with the compile cache cold and then warm, and the first
-//! request of each component after start against its steady state. The host
+//! Start-up (not a test): how long the host takes from its start to its first
+//! HTTP answer (the harness's readiness probe, `HEAD /`, served by `pages`),
+//! with the compile cache cold and then warm, and the first request of each
+//! component after that against its steady state. The host
 //! is the runner, or `UNLATCH_SPIN` (whose cache this does not control).
 //!
-//!   cargo run --profile bench-native -p unlatch-bench --bin startup
-//!
-//! (Build the components first: `bash tests/build-components.sh`.)
+//!   bash tests/bench.sh --startup
 
 use std::time::{Duration, Instant};
 use unlatch_e2e::App;
@@ -42,7 +41,7 @@ fn main() {
     drop(cold);
     let app = App::start();
     println!("## Start-up\n");
-    println!("| host start → accepting connections | ms |");
+    println!("| host start → first HTTP answer | ms |");
     println!("|---|---:|");
     println!("| compile cache empty | {} |", ms(cold_ready));
     println!("| compile cache warm | {} |", ms(app.ready_after()));
