@@ -3,7 +3,7 @@
 //! and a per-user index (`audit-user:<id>:<n>` → seq) so that one user's
 //! events are listed without walking everyone's.
 
-use crate::errors::Result;
+use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
 use crate::platform::keys;
@@ -42,11 +42,15 @@ pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Re
         detail,
         indexed: true,
     };
-    kv::put_json(ctx.store, &keys::audit(seq), &event)?;
+    let bytes = serde_json::to_vec(&event).map_err(|_| ApiError::internal("Encoding an audit event failed."))?;
+    let mut records = vec![(keys::audit(seq), bytes)];
     if let Some(user_id) = user_id {
         let n = Counter::new(ctx.store, keys::audit_user_seq(user_id)).add(1)? as u64;
-        ctx.store.set(&keys::audit_user(user_id, n), seq.to_string().as_bytes())?;
+        records.push((keys::audit_user(user_id, n), seq.to_string().into_bytes()));
     }
+    // One write for the event and its index entry. If it fails, both
+    // sequences have a hole, which their readers skip.
+    ctx.store.set_many(&records)?;
     Ok(seq)
 }
 

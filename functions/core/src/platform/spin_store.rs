@@ -1,10 +1,12 @@
 //! [`Store`] on Spin: `fermyon:spin/key-value` for plain reads and writes,
-//! `wasi:keyvalue` atomics for increment and compare-and-swap (the two
-//! interfaces reach the same store on every Spin backend).
+//! `wasi:keyvalue` atomics for increment and compare-and-swap and its batch
+//! `set-many` for several writes at once (the interfaces reach the same store
+//! on every Spin backend). Never `get-many`: Spin's Redis store implements it
+//! with `KEYS` and it fails there.
 
 use crate::platform::store::{Store, StoreError, WholeStoreScan};
 use spin_sdk::key_value;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 
 /// The store labelled `label` (the app uses `default`), opened once per request.
 pub struct SpinStore {
@@ -72,6 +74,13 @@ impl Store for SpinStore {
             Err(atomics::CasError::CasFailed(_)) => Ok(false),
             Err(atomics::CasError::StoreError(e)) => Err(from_wasi(e)),
         }
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if entries.iter().any(|(key, _)| crate::platform::keys::is_counter(key)) {
+            return Err(StoreError::Other("set-many of a counter key".into()));
+        }
+        batch::set_many(&self.bucket, entries).map_err(from_wasi)
     }
 }
 

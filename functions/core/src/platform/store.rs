@@ -46,6 +46,12 @@ pub trait Store {
     /// Replaces the value at `key` with `new` only if it still equals `expected`.
     /// Returns whether the swap happened.
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<bool, StoreError>;
+    /// Writes several records at once: on Spin one `wasi:keyvalue/batch`
+    /// `set-many` (one transaction on SQLite, where every write otherwise waits
+    /// for its own `fsync`; `MSET` on Redis). Never for counter keys.
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        entries.iter().try_for_each(|(key, value)| self.set(key, value))
+    }
 }
 
 /// Listing keys, which Spin can only do by reading every key in the store
@@ -163,6 +169,14 @@ mod tests {
         s.set("flow:f", b"{}").unwrap();
         assert!(s.increment("flow:f", 1).is_err(), "a record key cannot be incremented");
         assert_eq!(s.get("flow:f").unwrap(), Some(b"{}".to_vec()), "and is left as it was");
+    }
+
+    #[test]
+    fn set_many_writes_every_record_and_refuses_counter_keys() {
+        let s = MemoryStore::new();
+        s.set_many(&[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]).unwrap();
+        assert_eq!((s.get("a").unwrap(), s.get("b").unwrap()), (Some(b"1".to_vec()), Some(b"2".to_vec())));
+        assert!(s.set_many(&[("audit-seq".into(), b"1".to_vec())]).is_err());
     }
 
     #[test]
