@@ -1,4 +1,6 @@
-//! The key-value seam: the five operations the domain needs from Spin's store.
+//! The key-value seam: the operations the domain needs from Spin's store (get,
+//! set, delete, increment, compare-and-swap, set-many), and the whole-store
+//! listing kept apart from them ([`WholeStoreScan`]).
 
 use crate::platform::keys;
 use std::collections::HashMap;
