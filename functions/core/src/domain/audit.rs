@@ -48,8 +48,9 @@ pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Re
         let n = Counter::new(ctx.store, keys::audit_user_seq(user_id)).add(1)? as u64;
         records.push((keys::audit_user(user_id, n), seq.to_string().into_bytes()));
     }
-    // One write for the event and its index entry. If it fails, both
-    // sequences have a hole, which their readers skip.
+    // The request's expiry entry so far rides along. One write for all: if it
+    // fails, each sequence has a hole, which its readers skip.
+    records.extend(ctx.take_expiry_entry()?);
     ctx.store.set_many(&records)?;
     Ok(seq)
 }

@@ -38,19 +38,27 @@ pub const ENTRY_MAX: usize = 16;
 /// so be looked at later than it went stale, never earlier; a time in the
 /// past is filed for the next minute.
 pub fn file(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<(), StoreError> {
-    let Some(at) = keys.iter().map(|(_, at)| *at).max() else { return Ok(()) };
+    match entry(store, now, keys)? {
+        Some((key, value)) => store.set(&key, &value),
+        None => Ok(()),
+    }
+}
+
+/// The entry [`file`] would write (key and value), its number taken, for a
+/// caller that writes it together with its own records in one `set-many`.
+pub fn entry(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let Some(at) = keys.iter().map(|(_, at)| *at).max() else { return Ok(None) };
     let minute = at.max(now + 60) / 60;
     let n = Counter::new(store, keys::expiry_seq(minute)).add(1)?;
     let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
-    let entry = serde_json::to_vec(&names).map_err(|e| StoreError::Other(e.to_string()))?;
-    store.set(&keys::expiry(minute, n as u64), &entry)?;
+    let value = serde_json::to_vec(&names).map_err(|e| StoreError::Other(e.to_string()))?;
     // The first entry of a minute makes sure the sweep has somewhere to start.
     // An hour back covers every writer racing this one: their minutes are all
     // later than their own now.
     if n == 1 && store.get(keys::EXPIRY_CURSOR)?.is_none() {
         save_cursor(store, Cursor { minute: (now / 60).saturating_sub(60), done: 0 })?;
     }
-    Ok(())
+    Ok(Some((keys::expiry(minute, n as u64), value)))
 }
 
 /// Where the sweep stands: the first minute not finished, and how many of its entries are done.
