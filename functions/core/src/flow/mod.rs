@@ -271,7 +271,7 @@ pub fn load_owned(ctx: &Ctx, id: &str, purposes: &[Purpose], user_id: &str) -> R
 /// Writes `flow` only if the record still holds `raw`; a concurrent step
 /// that changed it first wins and this one gets 409 `flow_state`.
 pub fn save(ctx: &Ctx, flow: &Flow, raw: &[u8]) -> Result<Vec<u8>> {
-    let flow = &with_issued(flow, raw);
+    let flow = &with_issued(flow);
     // CAS over the bytes this request read. Lost (another request saved first):
     // 409 and nothing of ours is stored; the client retries on the new state.
     // Misreported (Spin's Redis store says `cas-failed` after writing): the
@@ -290,11 +290,7 @@ pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
     if !Counter::new(ctx.store, done_key(ctx, &flow.id)).claim()? {
         return Err(ApiError::flow_state("This session has already been used. Please start again."));
     }
-    let mut done = flow.clone();
-    done.state = FlowState::Completed;
-    done.pending = None;
-    // We own the flow now; a plain write is safe.
-    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
+    record_consumed(ctx, flow)
 }
 
 /// Rewrites the record of a flow this request consumed ([`consume`] made it
@@ -311,13 +307,13 @@ pub fn record_consumed(ctx: &Ctx, flow: &Flow) -> Result<()> {
 /// replay still reads as used or expired rather than unknown.
 const KEPT_AFTER_EXPIRY: u64 = 86400;
 
-/// `flow` with the ids it handed out so far: those of the record it replaces
-/// (`raw`) and its current code and draw.
-fn with_issued(flow: &Flow, raw: &[u8]) -> Flow {
+/// `flow` with its current code and draw among the ids it handed out. The
+/// rest are already in it: it was loaded from the record `save` swaps out,
+/// and a swap over a record that changed since does not land.
+fn with_issued(flow: &Flow) -> Flow {
     let mut flow = flow.clone();
-    let before = serde_json::from_slice::<Flow>(raw).map(|f| f.issued).unwrap_or_default();
     let current = flow.pending.as_ref().map(|p| p.code_id.clone()).into_iter().chain([flow.draw_id.clone()]);
-    for id in before.into_iter().chain(current) {
+    for id in current {
         if !id.is_empty() && !flow.issued.contains(&id) {
             flow.issued.push(id);
         }
