@@ -58,45 +58,44 @@ pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
     Ok(Swept { removed, caught_up: walked.caught_up })
 }
 
+/// Who decides what becomes of a filed key.
+type Owner = fn(&Ctx, &str) -> Result<Fate>;
+
+/// The key families the sweep knows, each with its owner's fate. The reindex
+/// files every key of these families for a store written before the expiry
+/// index existed.
+pub const EXPIRING_FAMILIES: [(&str, Owner); 12] = [
+    ("flow:", flow::fate),
+    ("voice-call:", voice::fate),
+    ("session:", session::fate),
+    ("throttle:", throttle::fate),
+    ("proofs-failed:", throttle::fate),
+    ("reset-blocked:", throttle::fate),
+    ("captcha-used:", captcha::fate),
+    ("signin-failures:", users::window_fate),
+    ("unknown-failures:", credentials::unknown_fate),
+    ("code-attempts:", counter_of_flow_fate),
+    ("questions-answered:", counter_of_flow_fate),
+    ("destination-mismatches:", counter_of_flow_fate),
+];
+
 /// Asks the owner of `key`'s family what is to become of it.
 fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
-    match key.split(':').next().unwrap_or_default() {
-        "flow" => flow::fate(ctx, key),
-        "voice-call" => voice::fate(ctx, key),
-        "session" => session::fate(ctx, key),
-        "throttle" | "proofs-failed" | "reset-blocked" => throttle::fate(ctx, key),
-        "captcha-used" => captcha::fate(ctx, key),
-        "signin-failures" => users::window_fate(ctx, key),
-        "unknown-failures" => credentials::unknown_fate(ctx, key),
-        // Filed only by the reindex, for stores older than `Flow::issued`:
-        // these counters go once their flow has.
-        "code-attempts" | "questions-answered" | "destination-mismatches" => {
-            let handle = keys::FlowHandle(key.split(':').nth(1).unwrap_or_default().to_owned());
-            Ok(match ctx.store.get(&keys::flow(&handle))? {
-                None => Fate::Stale(vec![key.to_owned()]),
-                Some(_) => Fate::Until(ctx.now() + 86400),
-            })
-        }
-        _ => Ok(Fate::Gone),
+    match EXPIRING_FAMILIES.iter().find(|(prefix, _)| key.starts_with(prefix)) {
+        Some((_, owner)) => owner(ctx, key),
+        None => Ok(Fate::Gone),
     }
 }
 
-/// The key families the sweep knows: what the reindex files for a store
-/// written before the expiry index existed.
-pub const EXPIRING_FAMILIES: [&str; 12] = [
-    "flow:",
-    "voice-call:",
-    "session:",
-    "throttle:",
-    "proofs-failed:",
-    "reset-blocked:",
-    "captcha-used:",
-    "signin-failures:",
-    "unknown-failures:",
-    "code-attempts:",
-    "questions-answered:",
-    "destination-mismatches:",
-];
+/// A per-flow counter (`<family>:<flow handle>:...`), filed only by the
+/// reindex for stores older than `Flow::issued`: it goes once its flow has.
+fn counter_of_flow_fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let handle = keys::FlowHandle(key.split(':').nth(1).unwrap_or_default().to_owned());
+    Ok(match ctx.store.get(&keys::flow(&handle))? {
+        None => Fate::Stale(vec![key.to_owned()]),
+        Some(_) => Fate::Until(ctx.now() + 86400),
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -85,7 +85,7 @@ fn reindex_audit(ctx: &Ctx, max: usize) -> Result<(usize, bool)> {
 fn reindex_expiry(ctx: &Ctx, scan: &dyn WholeStoreScan, max: usize) -> Result<usize> {
     let after = ctx.store.get(keys::REINDEX_EXPIRY_CURSOR)?.map(|v| String::from_utf8_lossy(&v).into_owned());
     let mut pending = Vec::new();
-    for family in EXPIRING_FAMILIES {
+    for (family, _) in EXPIRING_FAMILIES {
         pending.extend(scan.keys_with_prefix(family)?.into_iter().filter(|k| after.as_ref().is_none_or(|a| k > a)));
     }
     pending.sort_unstable();
