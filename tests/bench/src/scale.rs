@@ -3,7 +3,7 @@
 //!
 //! For each backend and each size: seeds N users with 10 audit events each
 //! straight into a fresh store (`seed`), starts the host on it (`spin up …
-//! --runtime-config-file`, the runner or `UNLATCH_SPIN`), checks the seed by
+//! --runtime-config-file`, the runner or `UNLATCH_SPIN`), checks the seeded store by
 //! signing in as a seeded user and reading their audit list over HTTP, then
 //! times W untimed + N sequential requests per route (K for the sweep), each
 //! route capped at T seconds, and reads the host's peak memory (the sum of
@@ -12,10 +12,10 @@
 use crate::routes::{VARS, admin_get, admin_post, clear_contact_throttles, contact_admin};
 use crate::seed::{self, Backend};
 use crate::template::{self, EVENTS, Template};
-use crate::{ms, percentile};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use unlatch_bench::stats::{ms, percentile};
 use unlatch_e2e::account::signin;
 use unlatch_e2e::journey::*;
 use unlatch_e2e::redis::RedisServer;
@@ -287,10 +287,10 @@ fn peak_kib(pgid: u32) -> u64 {
     pids.iter().filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && in_group(p)).map(|p| hwm(p)).sum()
 }
 
-/// Checks the seed, measures, and reads the peak memory of the host on it.
+/// Checks the seeded store, measures, and reads the peak memory of the host on it.
 fn serve(app: &App, o: &Options, n: u64, seed: Duration) -> SizeResult {
     check_seed(app, n);
-    eprintln!("  seed checked over HTTP; measuring…");
+    eprintln!("  seeded store checked over HTTP; measuring…");
     let (routes, before_sweep) = measure(app, o, n);
     let result = SizeResult { users: n, seed, peak_kib: (before_sweep, peak_kib(app.pid())), routes };
     for (route, samples, wanted) in &result.routes {

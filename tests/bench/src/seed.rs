@@ -130,7 +130,7 @@ pub fn sqlite(t: &Template, path: &Path, n: u64) {
             }
         });
     }
-    tx.commit().expect("commit the seed");
+    tx.commit().expect("commit the seeded users");
 }
 
 /// Seeds the (empty) Redis at `url`.

@@ -10,21 +10,13 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+use unlatch_bench::stats::{median, ms};
 use unlatch_core::{OsRandom, hashing};
 use unlatch_e2e::client;
 use unlatch_runner::{Runner, RunnerConfig};
 
 /// (m KiB, t) with p=1: OWASP's equivalent choices, the first the shipped one before measuring.
 const SETS: [(u32, u32); 4] = [(19456, 2), (12288, 3), (9216, 4), (7168, 5)];
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
 
 /// Medians of `k` hashes timed inside the component at `wasm`, per set.
 fn in_component(wasm: &Path, k: usize) -> Vec<Duration> {

@@ -7,6 +7,7 @@
 //!   bash tests/bench.sh --startup
 
 use std::time::{Duration, Instant};
+use unlatch_bench::stats::ms;
 use unlatch_e2e::App;
 
 /// One cheap request per component (any answer will do: each is a fresh instance).
@@ -21,10 +22,6 @@ const PROBES: [(&str, &str, &str); 9] = [
     ("account", "GET", "/api/session"),
     ("admin", "GET", "/api/admin/users"),
 ];
-
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
-}
 
 fn timed(app: &App, method: &str, target: &str) -> Duration {
     let start = Instant::now();
