@@ -2,10 +2,21 @@
 //! counter, never holding a secret (callers pass ids, methods, masked hints),
 //! and a per-user index (`audit-user:<id>:<n>` → seq) so that one user's
 //! events are listed without walking everyone's.
+//!
+//! A request writes only its event: the per-user index is built behind it by
+//! [`index_pending`] (the sweep and the admin audit list call it), so
+//! appending takes one atomic write, not two. A user's list reads the index
+//! and the few newest events not indexed yet.
+//!
+//! The trail is also the request's journal: an event carries the keys its
+//! request wrote that will go stale (`expiry::Filed`), so that request takes
+//! no number in the expiry index, and the sweep walks the trail in order for
+//! them ([`walk_expiring`]).
 
 use crate::errors::{ApiError, Result};
 use crate::platform::counter::Counter;
 use crate::platform::ctx::Ctx;
+use crate::platform::expiry::{Fate, Filed};
 use crate::platform::keys;
 use crate::platform::kv;
 use crate::platform::store::Store;
@@ -24,14 +35,29 @@ pub struct Event {
     pub user_id: Option<String>,
     pub client_addr: String,
     pub detail: Value,
-    /// Whether the per-user index holds this event (false for events written
-    /// before it existed; the admin reindex adds those).
+    /// Whether the event was put in the per-user index as it was written (as
+    /// one version did); else [`index_pending`] puts it there.
     #[serde(default)]
     pub indexed: bool,
+    /// The request's keys that go stale, for the sweep; never listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring: Option<Filed>,
 }
 
 /// Appends an event and returns its sequence number.
 pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Result<u64> {
+    append_with(ctx, kind, user_id, detail, Vec::new())
+}
+
+/// Appends an event written in one `set-many` with `records`, the step's own
+/// writes (a new flow), and returns its sequence number.
+pub fn append_with(
+    ctx: &Ctx,
+    kind: &str,
+    user_id: Option<&str>,
+    detail: Value,
+    mut records: Vec<(String, Vec<u8>)>,
+) -> Result<u64> {
     let seq = Counter::new(ctx.store, SEQ_KEY).add(1)? as u64;
     let event = Event {
         seq,
@@ -40,20 +66,188 @@ pub fn append(ctx: &Ctx, kind: &str, user_id: Option<&str>, detail: Value) -> Re
         user_id: user_id.map(str::to_owned),
         client_addr: ctx.client_addr.clone(),
         detail,
-        indexed: true,
+        indexed: false,
+        // The request's stale keys so far ride along.
+        expiring: ctx.take_journal_part(),
     };
     let bytes = serde_json::to_vec(&event).map_err(|_| ApiError::internal("Encoding an audit event failed."))?;
-    let mut records = vec![(keys::audit(seq), bytes)];
-    if let Some(user_id) = user_id {
-        let n = Counter::new(ctx.store, keys::audit_user_seq(user_id)).add(1)? as u64;
-        records.push((keys::audit_user(user_id, n), seq.to_string().into_bytes()));
-    }
-    // The request's expiry entry so far rides along. One write for all: if it
-    // fails, each sequence has a hole, which its readers skip.
-    records.extend(ctx.take_expiry_entry()?);
+    records.push((keys::audit(seq), bytes));
+    // One write for all: if it fails, the sequence has a hole, which its
+    // readers skip.
     ctx.store.set_many(&records)?;
     Ok(seq)
 }
+
+/// How long the sweep waits at a hole in the trail (a number taken by a
+/// request whose write has not landed) before it takes it for one that never will.
+const HOLE_WAIT: u64 = 60;
+
+/// Where a walk of the trail stands (the sweep's, the indexer's): the last
+/// sequence number done, and since when it has been waiting at the hole after
+/// it (0: not waiting). Stored as `<done>:<since>`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    done: u64,
+    waiting_since: u64,
+}
+
+impl Cursor {
+    fn load(store: &dyn Store, key: &str) -> Result<Option<Cursor>> {
+        let Some(bytes) = store.get(key)? else { return Ok(None) };
+        let text = String::from_utf8_lossy(&bytes);
+        let parsed = text
+            .split_once(':')
+            .and_then(|(done, since)| Some(Cursor { done: done.parse().ok()?, waiting_since: since.parse().ok()? }));
+        parsed.map(Some).ok_or_else(|| ApiError::internal("An audit cursor is corrupt."))
+    }
+
+    fn bytes(self) -> Vec<u8> {
+        format!("{}:{}", self.done, self.waiting_since).into_bytes()
+    }
+
+    /// The next event, or `None` where the walk must stop for now: at a hole
+    /// younger than [`HOLE_WAIT`] (its write may still land), which it starts
+    /// timing. An older hole is passed as `Some(None)`.
+    fn next(&mut self, store: &dyn Store, now: u64) -> Result<Option<Option<Event>>> {
+        let event = kv::get_json::<Event>(store, &keys::audit(self.done + 1))?;
+        if event.is_none() {
+            if self.waiting_since == 0 {
+                self.waiting_since = now;
+            }
+            if now < self.waiting_since + HOLE_WAIT {
+                return Ok(None);
+            }
+        }
+        Ok(Some(event))
+    }
+
+    fn advance(&mut self) {
+        self.done += 1;
+        self.waiting_since = 0;
+    }
+}
+
+/// Visits the journal's stale keys (`Event::expiring`) in sequence order from
+/// the stored cursor, up to `budget` events and keys. It stops at the first
+/// event whose keys are not all stale yet, and at a hole younger than
+/// [`HOLE_WAIT`], so nothing is passed that could still be due; it returns
+/// whether there is nothing more to do now. Two sweeps at once may visit a
+/// key twice, which is safe (the fate is re-checked, deleting is idempotent).
+pub fn walk_expiring(ctx: &Ctx, budget: usize, mut visit: impl FnMut(&str) -> Result<()>) -> Result<bool> {
+    let (store, now) = (ctx.store, ctx.now());
+    let mut cursor = Cursor::load(store, keys::AUDIT_SWEEP_CURSOR)?.unwrap_or_default();
+    let head = Counter::new(store, SEQ_KEY).read()?.max(0) as u64;
+    let mut spent = 0;
+    let caught_up = loop {
+        if cursor.done >= head {
+            break true;
+        }
+        if spent >= budget.max(1) {
+            break false;
+        }
+        spent += 1;
+        let Some(event) = cursor.next(store, now)? else { break true };
+        if let Some(filed) = event.and_then(|e| e.expiring) {
+            if filed.at > now {
+                break true;
+            }
+            for key in &filed.keys {
+                visit(key)?;
+                spent += 1;
+            }
+        }
+        cursor.advance();
+    };
+    store.set(keys::AUDIT_SWEEP_CURSOR, &cursor.bytes())?;
+    Ok(caught_up)
+}
+
+/// Events one call of [`index_pending`] looks at, from the sweep or a user's list.
+pub const INDEX_BATCH: usize = 200;
+
+/// Puts up to `budget` events in the per-user index, oldest first, from the
+/// stored cursor; returns how many it looked at and whether it reached the
+/// newest. An event's index entry and the cursor past it are one write, so a
+/// walk that dies leaves the event to the next one. Walks at once are kept
+/// from indexing an event twice by [`claim_for_index`].
+pub fn index_pending(ctx: &Ctx, budget: usize) -> Result<(usize, bool)> {
+    let (store, now) = (ctx.store, ctx.now());
+    let mut cursor = match Cursor::load(store, keys::AUDIT_INDEX_CURSOR)? {
+        Some(cursor) => cursor,
+        // The admin reindex of an older version indexed events up to its cursor.
+        None => {
+            let reindexed =
+                store.get(keys::REINDEX_AUDIT_CURSOR)?.and_then(|v| String::from_utf8_lossy(&v).parse().ok());
+            Cursor { done: reindexed.unwrap_or(0), waiting_since: 0 }
+        }
+    };
+    let head = Counter::new(store, SEQ_KEY).read()?.max(0) as u64;
+    let mut looked = 0;
+    while cursor.done < head && looked < budget {
+        looked += 1;
+        let Some(event) = cursor.next(store, now)? else { break };
+        let seq = cursor.done + 1;
+        let Some(user_id) = event.filter(|e| !e.indexed).and_then(|e| e.user_id) else {
+            cursor.advance();
+            continue;
+        };
+        if !claim_for_index(ctx, seq)? {
+            break;
+        }
+        cursor.advance();
+        let mut records = vec![(keys::AUDIT_INDEX_CURSOR.to_owned(), cursor.bytes())];
+        if !recently_indexed(store, &user_id, seq)? {
+            let n = Counter::new(store, keys::audit_user_seq(&user_id)).add(1)? as u64;
+            records.push((keys::audit_user(&user_id, n), seq.to_string().into_bytes()));
+        }
+        store.set_many(&records)?;
+    }
+    // Only forward: a walk that lost a claim stops behind the one that won.
+    if Cursor::load(store, keys::AUDIT_INDEX_CURSOR)?.is_none_or(|stored| stored.done < cursor.done) {
+        store.set(keys::AUDIT_INDEX_CURSOR, &cursor.bytes())?;
+    }
+    Ok((looked, cursor.done >= head))
+}
+
+/// Whether this walk may index event `seq` now: no walk claimed it in the
+/// previous minute, and this one wins its claim for this minute
+/// (`audit-indexing:<seq>:<minute>`). A walk that died holding a claim so
+/// frees the event a minute or two later; a live one writes in milliseconds.
+fn claim_for_index(ctx: &Ctx, seq: u64) -> Result<bool> {
+    let minute = ctx.now() / 60;
+    if Counter::new(ctx.store, keys::audit_indexing(seq, minute.saturating_sub(1))).read()? > 0 {
+        return Ok(false);
+    }
+    let claim = keys::audit_indexing(seq, minute);
+    let won = Counter::new(ctx.store, claim.as_str()).claim()?;
+    ctx.expires(&claim, ctx.now() + 180);
+    Ok(won)
+}
+
+/// What the sweep does with an index claim: it goes once its minute and the
+/// next are over (no walk looks at it after that).
+pub fn indexing_fate(ctx: &Ctx, key: &str) -> Result<Fate> {
+    let stale_at = key.rsplit(':').next().and_then(|m| m.parse::<u64>().ok()).map(|minute| (minute + 2) * 60);
+    Ok(match stale_at {
+        Some(at) if at > ctx.now() => Fate::Until(at),
+        _ => Fate::Stale(vec![key.to_owned()]),
+    })
+}
+
+/// Whether one of the user's last few index entries is `seq` already (a walk
+/// that moved the cursor back behind another's).
+fn recently_indexed(store: &dyn Store, user_id: &str, seq: u64) -> Result<bool> {
+    let last = Counter::new(store, keys::audit_user_seq(user_id)).read()?.max(0) as u64;
+    for n in (1..=last).rev().take(4) {
+        if store.get(&keys::audit_user(user_id, n))?.is_some_and(|v| v == seq.to_string().as_bytes()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Most events not indexed yet that a user's list looks through.
+const TAIL_MAX: u64 = 1000;
 
 /// A page of events, newest first, filtered.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -76,21 +270,26 @@ pub fn list(store: &dyn Store, q: &Query) -> Result<Vec<Event>> {
     let newest = Counter::new(store, SEQ_KEY).read()?.max(0) as u64;
     let start = q.before.map_or(newest, |b| b.saturating_sub(1).min(newest));
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    // With a user filter, walk that user's index; otherwise the global sequence.
+    // With a user filter, the newest events not indexed yet, then that user's
+    // index; otherwise the global sequence.
     let seqs: Box<dyn Iterator<Item = Result<Option<u64>>>> = match &q.user_id {
         Some(user_id) => {
+            let indexed = Cursor::load(store, keys::AUDIT_INDEX_CURSOR)?.unwrap_or_default().done;
+            let tail = (indexed.max(newest.saturating_sub(TAIL_MAX)) + 1..=newest).rev().map(|seq| Ok(Some(seq)));
             let last = Counter::new(store, keys::audit_user_seq(user_id)).read()?.max(0) as u64;
-            Box::new((1..=last).rev().map(move |n| {
+            let index = (1..=last).rev().map(move |n| {
                 let seq = store.get(&keys::audit_user(user_id, n))?;
                 Ok(seq.and_then(|s| String::from_utf8_lossy(&s).parse().ok()))
-            }))
+            });
+            Box::new(tail.chain(index))
         }
         None => Box::new((1..=start).rev().map(|seq| Ok(Some(seq)))),
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Event> = Vec::new();
     for seq in seqs {
         let Some(seq) = seq? else { continue };
-        if seq > start {
+        // An event indexed twice (a walk that outlived its claim) is listed once.
+        if seq > start || out.last().is_some_and(|e| e.seq <= seq) {
             continue;
         }
         // Sequence numbers can have gaps (a writer that died between increment and write).
@@ -104,7 +303,7 @@ pub fn list(store: &dyn Store, q: &Query) -> Result<Vec<Event>> {
         {
             continue;
         }
-        out.push(event);
+        out.push(Event { expiring: None, ..event });
         if out.len() == limit {
             break;
         }
@@ -126,14 +325,100 @@ mod tests {
                 append(&ctx, "signin_failed", Some("jane"), json!({ "i": i })).unwrap();
             }
         }
-        let counting = CountingStore::new(&env.store);
         let q = Query { user_id: Some("jane".into()), limit: Some(3), ..Default::default() };
+        let jane = |store: &dyn Store, q: &Query| -> Vec<u64> {
+            list(store, q).unwrap().iter().map(|e| e.detail["i"].as_u64().unwrap()).collect()
+        };
+        // Not indexed yet: the newest events are read from the trail itself.
+        assert_eq!(jane(&*env.store, &q), [150, 100, 50], "newest first, before the index is built");
+        while !index_pending(&ctx, INDEX_BATCH).unwrap().1 {}
+        let counting = CountingStore::new(&env.store);
         let events = list(&counting, &q).unwrap();
         let order: Vec<u64> = events.iter().map(|e| e.detail["i"].as_u64().unwrap()).collect();
-        assert_eq!(order, [150, 100, 50], "newest first");
-        assert!(counting.reads() <= 2 + 3 * 2, "bounded by the page: {}", counting.reads());
-        let before = Query { before: Some(events[2].seq), ..q };
+        assert_eq!(order, [150, 100, 50], "newest first, once each");
+        assert!(counting.reads() <= 3 + 3 * 2, "bounded by the page: {}", counting.reads());
+        let before = Query { before: Some(events[2].seq), ..q.clone() };
         assert_eq!(list(&*env.store, &before).unwrap().len(), 1);
+        // A newer event, not indexed yet, comes first; then it is indexed once.
+        append(&ctx, "signin_failed", Some("jane"), json!({ "i": 999 })).unwrap();
+        assert_eq!(jane(&*env.store, &q), [999, 150, 100]);
+        index_pending(&ctx, INDEX_BATCH).unwrap();
+        assert_eq!(jane(&*env.store, &Query { limit: Some(10), ..q }), [999, 150, 100, 50, 0]);
+        assert_eq!(Counter::new(&*env.store, keys::audit_user_seq("jane")).read().unwrap(), 5, "each indexed once");
+    }
+
+    #[test]
+    fn indexing_at_once_from_many_walks_indexes_each_event_once() {
+        use crate::testing::JitterStore;
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        for i in 0..60 {
+            append(&ctx, "noise", Some(["a", "b", "c"][i % 3]), json!({ "i": i })).unwrap();
+        }
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    let jitter = JitterStore(&env.store);
+                    let ctx = env.jittery_ctx(&jitter);
+                    while !index_pending(&ctx, 7).unwrap().1 {}
+                });
+            }
+        });
+        for user in ["a", "b", "c"] {
+            assert_eq!(Counter::new(&*env.store, keys::audit_user_seq(user)).read().unwrap(), 20, "{user}");
+            let q = Query { user_id: Some(user.into()), limit: Some(100), ..Default::default() };
+            assert_eq!(list(&*env.store, &q).unwrap().len(), 20, "{user}");
+        }
+    }
+
+    #[test]
+    fn a_claim_left_by_a_dead_walk_frees_its_event_a_minute_or_two_later() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        append(&ctx, "noise", Some("a"), json!({})).unwrap();
+        // A walk claimed event 1 and died before writing.
+        assert!(claim_for_index(&ctx, 1).unwrap());
+        assert_eq!(index_pending(&ctx, INDEX_BATCH).unwrap(), (1, false), "claimed this minute");
+        env.clock.advance(60);
+        assert_eq!(index_pending(&ctx, INDEX_BATCH).unwrap(), (1, false), "claimed the minute before");
+        env.clock.advance(60);
+        assert_eq!(index_pending(&ctx, INDEX_BATCH).unwrap(), (1, true));
+        assert_eq!(Counter::new(&*env.store, keys::audit_user_seq("a")).read().unwrap(), 1);
+    }
+
+    #[test]
+    fn the_journal_walk_waits_at_keys_not_stale_yet_and_at_a_fresh_hole() {
+        let env = TestEnv::new();
+        let t0 = env.ctx().now();
+        let walk = |env: &TestEnv| {
+            let mut seen = Vec::new();
+            let done = walk_expiring(&env.ctx(), 100, |k| {
+                seen.push(k.to_owned());
+                Ok(())
+            })
+            .unwrap();
+            (seen, done)
+        };
+        let file = |key: &str, at: u64| {
+            let ctx = env.ctx();
+            ctx.expires(key, at);
+            append(&ctx, "x", None, json!({})).unwrap();
+        };
+        file("session:a", t0 + 600);
+        file("session:b", t0 + 300);
+        assert_eq!(walk(&env), (vec![], true), "nothing is due");
+        env.clock.set(t0 + 400);
+        assert_eq!(walk(&env), (vec![], true), "b is due, but waits behind a");
+        env.clock.set(t0 + 600);
+        assert_eq!(walk(&env), (vec!["session:a".to_owned(), "session:b".to_owned()], true));
+        // A number taken whose write has not landed: the walk waits a minute before passing it.
+        Counter::new(&*env.store, SEQ_KEY).add(1).unwrap();
+        file("session:c", t0 + 600);
+        assert_eq!(walk(&env), (vec![], true));
+        env.clock.advance(HOLE_WAIT);
+        assert_eq!(walk(&env), (vec!["session:c".to_owned()], true));
+        // Events' keys are never listed.
+        assert!(list(&*env.store, &Query::default()).unwrap().iter().all(|e| e.expiring.is_none()));
     }
     use super::*;
     use crate::testing::TestEnv;

@@ -184,6 +184,21 @@ pub fn start(
     methods: Vec<MethodId>,
     lifetime: u64,
 ) -> Result<Flow> {
+    let (flow, (key, value)) = start_record(ctx, purpose, user_id, gates_required, methods, lifetime)?;
+    ctx.store.set(&key, &value)?;
+    Ok(flow)
+}
+
+/// Like [`start`], but the flow's record (key, bytes) is returned for the
+/// caller to write with its own (the audit event's `set-many`).
+pub fn start_record(
+    ctx: &Ctx,
+    purpose: Purpose,
+    user_id: &str,
+    gates_required: u8,
+    methods: Vec<MethodId>,
+    lifetime: u64,
+) -> Result<(Flow, (String, Vec<u8>))> {
     let now = ctx.now();
     let flow = Flow {
         id: kv::random_hex(ctx.random, 16),
@@ -203,9 +218,9 @@ pub fn start(
         issued: Vec::new(),
     };
     let key = flow_key(ctx, &flow.id);
-    kv::put_json(ctx.store, &key, &flow)?;
+    let value = serde_json::to_vec(&flow).map_err(|_| ApiError::internal("Encoding a flow failed."))?;
     ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY);
-    Ok(flow)
+    Ok((flow, (key, value)))
 }
 
 /// A live flow of one of `purposes`, with the bytes read (for [`save`]).

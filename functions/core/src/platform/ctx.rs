@@ -4,7 +4,7 @@
 use crate::platform::clock::{Clock, Random};
 use crate::platform::expiry;
 use crate::platform::secrets::Secrets;
-use crate::platform::store::{Store, StoreError};
+use crate::platform::store::Store;
 use std::cell::RefCell;
 
 pub struct Ctx<'a> {
@@ -56,9 +56,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Files `key` for the sweep to look at once `at` has passed (KV has no
-    /// expiry; see `platform::expiry`). The keys of one request are filed
-    /// together when the context ends, in one entry: one `increment` per
-    /// request, not per key.
+    /// expiry; see `platform::expiry`). The keys of one request ride in its
+    /// audit event ([`Ctx::take_journal_part`]), or are filed together when
+    /// the context ends, in one entry: one `increment` per request, not per key.
     pub fn expires(&self, key: &str, at: u64) {
         let full = {
             let mut list = self.expiring.borrow_mut();
@@ -70,12 +70,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The expiry entry of the keys filed so far, taken out of the context
-    /// (its number taken), for a write that carries it in its own `set-many`
-    /// (the audit event: one write fewer per request).
-    pub fn take_expiry_entry(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let batch = std::mem::take(&mut *self.expiring.borrow_mut());
-        expiry::entry(self.store, self.now(), &batch)
+    /// The keys filed so far that the audit event about to be written can
+    /// carry (`expiry::journal_part`), taken out of the context: the request
+    /// then files nothing of its own for them.
+    pub fn take_journal_part(&self) -> Option<expiry::Filed> {
+        expiry::journal_part(self.now(), &mut self.expiring.borrow_mut())
     }
 
     fn file(&self, batch: &[(String, u64)]) {

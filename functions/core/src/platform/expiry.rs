@@ -5,6 +5,10 @@
 //! stored cursor up to a little before now, so each call's work is bounded by
 //! its budget, never by the store's size, and every call makes progress.
 //!
+//! A request that appends an audit event files its keys in the event instead
+//! ([`journal_part`]): the audit trail is numbered already, so the sweep walks
+//! it too (`audit::walk_expiring`) and the request takes no number of its own.
+//!
 //! Filing is a hint, not the truth: the sweep re-checks each key (its owner's
 //! `fate`), deletes it only when it really is stale, and files it again when it
 //! is not yet. So a record whose life was extended, or a key filed twice, is
@@ -13,6 +17,7 @@
 use crate::platform::counter::Counter;
 use crate::platform::keys;
 use crate::platform::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
 
 /// Minutes the sweep stays behind now, so a host whose clock runs a little
 /// behind cannot file into a minute the sweep has already closed.
@@ -38,16 +43,7 @@ pub const ENTRY_MAX: usize = 16;
 /// so be looked at later than it went stale, never earlier; a time in the
 /// past is filed for the next minute.
 pub fn file(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<(), StoreError> {
-    match entry(store, now, keys)? {
-        Some((key, value)) => store.set(&key, &value),
-        None => Ok(()),
-    }
-}
-
-/// The entry [`file`] would write (key and value), its number taken, for a
-/// caller that writes it together with its own records in one `set-many`.
-pub fn entry(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-    let Some(at) = keys.iter().map(|(_, at)| *at).max() else { return Ok(None) };
+    let Some(at) = keys.iter().map(|(_, at)| *at).max() else { return Ok(()) };
     let minute = at.max(now + 60) / 60;
     let n = Counter::new(store, keys::expiry_seq(minute)).add(1)?;
     let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
@@ -58,7 +54,30 @@ pub fn entry(store: &dyn Store, now: u64, keys: &[(String, u64)]) -> Result<Opti
     if n == 1 && store.get(keys::EXPIRY_CURSOR)?.is_none() {
         save_cursor(store, Cursor { minute: (now / 60).saturating_sub(60), done: 0 })?;
     }
-    Ok(Some((keys::expiry(minute, n as u64), value)))
+    store.set(&keys::expiry(minute, n as u64), &value)
+}
+
+/// Keys that ride in an audit event (the journal): the latest time they go
+/// stale, and their names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filed {
+    pub at: u64,
+    pub keys: Vec<String>,
+}
+
+/// How far ahead a key may go stale and still ride in the journal. The sweep
+/// walks the journal in order and waits at the first entry not due yet, so
+/// this bounds how long a due key waits behind it: flows (a day past their
+/// expiry) and failed-proof days (two days) fit; a longer block goes to the index.
+pub const JOURNAL_HORIZON: u64 = 2 * 86400 + 3600;
+
+/// Takes out of `keys` those that go stale within [`JOURNAL_HORIZON`], as one
+/// journal part (never due before the next minute, like an index entry).
+pub fn journal_part(now: u64, keys: &mut Vec<(String, u64)>) -> Option<Filed> {
+    let (near, far): (Vec<_>, Vec<_>) = keys.drain(..).partition(|(_, at)| *at <= now + JOURNAL_HORIZON);
+    *keys = far;
+    let at = near.iter().map(|(_, at)| *at).max()?.max(now + 60);
+    Some(Filed { at, keys: near.into_iter().map(|(key, _)| key).collect() })
 }
 
 /// Where the sweep stands: the first minute not finished, and how many of its entries are done.

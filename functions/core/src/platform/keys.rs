@@ -22,6 +22,7 @@ pub const COUNTER_FAMILIES: &[&str] = &[
     "outbox-seq",
     "user-index-seq",
     "audit-user-seq:",
+    "audit-indexing:",
     "admins-claim",
     "expiry-seq:",
 ];
@@ -81,7 +82,18 @@ pub fn user_index(n: u64) -> String {
     format!("user-index:{n}")
 }
 
-/// How far the admin reindex got through the audit trail (a sequence number).
+/// Where the sweep stands in the audit trail's stale keys: `<seq done>:<waiting since>`.
+pub const AUDIT_SWEEP_CURSOR: &str = "audit-sweep-cursor";
+
+/// How far the per-user audit index has been built: `<seq done>:<waiting since>`.
+pub const AUDIT_INDEX_CURSOR: &str = "audit-index-cursor";
+
+/// Claimed by the one walk that puts event `seq` in the per-user index, in `minute`.
+pub fn audit_indexing(seq: u64, minute: u64) -> String {
+    format!("audit-indexing:{seq}:{minute}")
+}
+
+/// How far the admin reindex of an older version got through the audit trail.
 pub const REINDEX_AUDIT_CURSOR: &str = "reindex-audit-cursor";
 
 /// The last key the admin reindex filed in the expiry index (keys go in key order).

@@ -31,6 +31,10 @@ pub fn list_audit(ctx: &Ctx, query: &str) -> Result<AuditPage> {
         before: number_param(&q, "before", 1..=u64::MAX / 2)?,
         limit: Some(limit),
     };
+    if query.user_id.is_some() {
+        // A user's list reads their index: bring it up to date first (bounded).
+        audit::index_pending(ctx, audit::INDEX_BATCH)?;
+    }
     let events = audit::list(ctx.store, &query)?;
     let next_before = (events.len() == limit).then(|| events.last().map(|e| e.seq)).flatten();
     Ok(AuditPage { events, next_before })

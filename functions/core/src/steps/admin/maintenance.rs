@@ -38,11 +38,13 @@ pub struct Swept {
     pub caught_up: bool,
 }
 
-/// Walks the expiry index for up to `budget` minutes and keys: stale keys go,
-/// keys not stale yet are filed again for when they will be.
+/// Walks the expiry index, then the audit trail's journal, for up to `budget`
+/// minutes, entries and keys in all: stale keys go, keys not stale yet are
+/// filed again for when they will be. Then it builds the per-user audit index
+/// a batch further.
 pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
     let mut removed = 0;
-    let walked = expiry::walk(ctx.store, ctx.now(), budget, |key| {
+    let mut settle = |key: &str| {
         match fate(ctx, key)? {
             Fate::Stale(stale) => {
                 for key in stale {
@@ -54,8 +56,12 @@ pub fn sweep(ctx: &Ctx, budget: usize) -> Result<Swept> {
             Fate::Gone => {}
         }
         Ok::<_, crate::errors::ApiError>(())
-    })?;
-    Ok(Swept { removed, caught_up: walked.caught_up })
+    };
+    let walked = expiry::walk(ctx.store, ctx.now(), budget / 2, &mut settle)?;
+    let journal_done = audit::walk_expiring(ctx, budget - budget / 2, &mut settle)?;
+    // And the per-user audit index, which requests leave to be built behind them.
+    let (_, indexed) = audit::index_pending(ctx, audit::INDEX_BATCH)?;
+    Ok(Swept { removed, caught_up: walked.caught_up && journal_done && indexed })
 }
 
 /// Who decides what becomes of a filed key.
@@ -64,7 +70,7 @@ type Owner = fn(&Ctx, &str) -> Result<Fate>;
 /// The key families the sweep knows, each with its owner's fate. The reindex
 /// files every key of these families for a store written before the expiry
 /// index existed.
-pub const EXPIRING_FAMILIES: [(&str, Owner); 12] = [
+pub const EXPIRING_FAMILIES: [(&str, Owner); 13] = [
     ("flow:", flow::fate),
     ("voice-call:", voice::fate),
     ("session:", session::fate),
@@ -77,6 +83,7 @@ pub const EXPIRING_FAMILIES: [(&str, Owner); 12] = [
     ("code-attempts:", counter_of_flow_fate),
     ("questions-answered:", counter_of_flow_fate),
     ("destination-mismatches:", counter_of_flow_fate),
+    ("audit-indexing:", audit::indexing_fate),
 ];
 
 /// Asks the owner of `key`'s family what is to become of it.

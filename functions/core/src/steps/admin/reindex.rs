@@ -9,7 +9,7 @@
 //! on a user's path, and no other step is handed the listing.
 
 use super::maintenance::EXPIRING_FAMILIES;
-use crate::domain::audit::{self, Event};
+use crate::domain::audit;
 use crate::domain::users::{self, User};
 use crate::errors::Result;
 use crate::platform::counter::Counter;
@@ -24,7 +24,9 @@ pub const REINDEX_BATCH: usize = 200;
 
 pub fn reindex(ctx: &Ctx, scan: &dyn WholeStoreScan) -> Result<Value> {
     let users = reindex_users(ctx, scan, REINDEX_BATCH)?;
-    let (events, audit_done) = reindex_audit(ctx, REINDEX_BATCH)?;
+    // The per-user audit index is built behind the requests anyway; the
+    // same walk takes in the events older than it.
+    let (events, audit_done) = audit::index_pending(ctx, REINDEX_BATCH)?;
     let filed = reindex_expiry(ctx, scan, REINDEX_BATCH)?;
     let done = users < REINDEX_BATCH && audit_done && filed < REINDEX_BATCH;
     let detail = json!({ "actor": super::ACTOR, "users": users, "events": events, "keys_filed": filed });
@@ -52,31 +54,6 @@ fn reindex_users(ctx: &Ctx, scan: &dyn WholeStoreScan, max: usize) -> Result<usi
         done += 1;
     }
     Ok(done)
-}
-
-/// Adds up to `max` events older than the per-user index to it, oldest first,
-/// from a stored cursor; returns how many and whether it reached the end.
-fn reindex_audit(ctx: &Ctx, max: usize) -> Result<(usize, bool)> {
-    let from: u64 =
-        ctx.store.get(keys::REINDEX_AUDIT_CURSOR)?.and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0);
-    let newest = Counter::new(ctx.store, keys::AUDIT_SEQ).read()?.max(0) as u64;
-    let mut seq = from;
-    let mut done = 0;
-    while seq < newest && done < max {
-        seq += 1;
-        let Some(event) = kv::get_json::<Event>(ctx.store, &keys::audit(seq))? else { continue };
-        // Events written since the index exists are in it already.
-        if event.indexed {
-            continue;
-        }
-        if let Some(user_id) = &event.user_id {
-            let n = Counter::new(ctx.store, keys::audit_user_seq(user_id)).add(1)? as u64;
-            ctx.store.set(&keys::audit_user(user_id, n), seq.to_string().as_bytes())?;
-        }
-        done += 1;
-    }
-    ctx.store.set(keys::REINDEX_AUDIT_CURSOR, seq.to_string().as_bytes())?;
-    Ok((done, seq >= newest))
 }
 
 /// Files up to `max` keys of the expiring families in the expiry index, in key

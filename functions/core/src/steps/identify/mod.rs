@@ -41,9 +41,14 @@ pub struct IdentifyResponse {
     pub expires_in: u64,
 }
 
-/// `GET /api/identify/challenge`.
+/// `GET /api/identify/challenge`. The per-address identify throttle is
+/// counted here: each challenge is good for one identify (single use), so
+/// this bounds identify too, and identify itself takes one atomic write fewer.
 pub fn challenge(ctx: &Ctx) -> Result<Challenge> {
-    Ok(captcha::issue(ctx, &Policy::load(ctx.store)?))
+    let policy = Policy::load(ctx.store)?;
+    let addr = if ctx.client_addr.is_empty() { "unknown" } else { ctx.client_addr.as_str() };
+    throttle::hit(ctx, "identify", addr, policy.throttles.identify_per_minute, 60)?;
+    Ok(captcha::issue(ctx, &policy))
 }
 
 /// `GET /api/policy/public`: the few policy values the pages show before the
@@ -85,9 +90,7 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
     }
     let Some(solution) = req.captcha.as_ref() else { return Err(ApiError::missing_field("captcha")) };
     let policy = Policy::load(ctx.store)?;
-    // Per client address, before any CAPTCHA or account work.
-    let addr = if ctx.client_addr.is_empty() { "unknown" } else { ctx.client_addr.as_str() };
-    throttle::hit(ctx, "identify", addr, policy.throttles.identify_per_minute, 60)?;
+    // The per-address throttle was counted when the challenge was issued.
     captcha::verify(ctx, solution)?;
 
     let uniform = |e: ApiError| if policy.uniform_errors { ApiError::not_registered() } else { e };
@@ -111,8 +114,10 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
     }
     throttle::check_blocked(ctx, &user.id)?;
 
-    let flow = flow::start(ctx, purpose, &user.id, gates_required, methods.clone(), policy.flow_lifetime_seconds)?;
-    audit::append(ctx, "flow_started", Some(&user.id), json!({ "purpose": purpose.as_str() }))?;
+    let (flow, record) =
+        flow::start_record(ctx, purpose, &user.id, gates_required, methods.clone(), policy.flow_lifetime_seconds)?;
+    // The flow is written with its audit event, in one `set-many`.
+    audit::append_with(ctx, "flow_started", Some(&user.id), json!({ "purpose": purpose.as_str() }), vec![record])?;
     Ok(IdentifyResponse {
         flow: flow.id,
         purpose,
@@ -156,6 +161,7 @@ mod tests {
     use super::*;
     use crate::domain::users::{NewUser, Role};
     use crate::testing::{easy_env, solved, start};
+    use captcha::Solution;
 
     #[test]
     fn a_registered_user_gets_a_flow_and_masked_methods() {
@@ -294,19 +300,30 @@ mod tests {
     }
 
     #[test]
-    fn identify_is_rate_limited_per_client_address() {
+    fn identify_is_rate_limited_per_client_address_through_its_challenges() {
         let env = easy_env();
         env.save_policy(|p| p.throttles.identify_per_minute = 3);
-        for _ in 0..3 {
-            assert_eq!(start(&env, "nobody", "reset").unwrap_err().error(), "not_registered");
-        }
-        let e = start(&env, "nobody", "reset").unwrap_err();
-        assert_eq!((e.status(), e.error()), (429, "throttled"));
+        let ctx = env.ctx();
+        let solutions: Vec<Solution> = (0..3).map(|_| solved(&ctx)).collect();
+        let e = challenge(&ctx).unwrap_err();
+        assert_eq!((e.status(), e.error()), (429, "throttled"), "a fourth challenge in the minute");
         assert!(e.retry_after.unwrap() <= 60);
+        // Each challenge is good for one identify: three, however they are spent.
+        let ask = |captcha: &Solution| {
+            let req =
+                IdentifyRequest { username: "nobody".into(), captcha: Some(captcha.clone()), purpose: String::new() };
+            identify(&ctx, req).unwrap_err().error()
+        };
+        for s in &solutions {
+            assert_eq!(ask(s), "not_registered");
+            assert_eq!(ask(s), "captcha_invalid", "no second identify on one challenge");
+        }
         let mut other = env.ctx();
         other.client_addr = "198.51.100.1".into();
         let captcha = Some(solved(&other));
         let r = identify(&other, IdentifyRequest { username: "nobody".into(), captcha, purpose: String::new() });
         assert_eq!(r.unwrap_err().error(), "not_registered", "another address has its own budget");
+        env.clock.advance(60);
+        challenge(&ctx).unwrap();
     }
 }

@@ -12,6 +12,8 @@ use crate::platform::secrets::Secrets;
 use crate::platform::store::MemoryStore;
 use std::sync::Arc;
 
+mod kv_writes;
+
 pub const PASSWORD: &str = "Old-password-42!";
 
 #[derive(Clone)]
@@ -198,21 +200,32 @@ impl crate::platform::store::Store for JitterStore<'_> {
     }
 }
 
-/// A view of a store that counts reads, so tests can show that a step's work
-/// is bounded by its page, not by the store's size; and that no request path
-/// lists the whole store (listing panics).
+/// A view of a store that counts reads and logs writes, so tests can show
+/// that a step's work is bounded by its page, not by the store's size, count
+/// a step's writes and atomic operations, and that no request path lists the
+/// whole store (listing panics).
 pub struct CountingStore<'a> {
     pub inner: &'a MemoryStore,
     pub reads: std::sync::atomic::AtomicUsize,
+    writes: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> CountingStore<'a> {
     pub fn new(inner: &'a MemoryStore) -> Self {
-        CountingStore { inner, reads: Default::default() }
+        CountingStore { inner, reads: Default::default(), writes: Default::default() }
     }
 
     pub fn reads(&self) -> usize {
         self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The writes since the last call, each as `<op> <key>` (`set-many` lists its keys).
+    pub fn take_writes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.writes.lock().unwrap())
+    }
+
+    fn log(&self, op: &str, key: &str) {
+        self.writes.lock().unwrap().push(format!("{op} {key}"));
     }
 }
 
@@ -222,22 +235,36 @@ impl crate::platform::store::Store for CountingStore<'_> {
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.log("set", key);
         self.inner.set(key, value)
     }
     fn delete(&self, key: &str) -> StoreResult<()> {
+        self.log("delete", key);
         self.inner.delete(key)
     }
     fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.log("increment", key);
         self.inner.increment(key, delta)
     }
     fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> StoreResult<bool> {
+        self.log("cas", key);
         self.inner.compare_and_swap(key, expected, new)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
+        let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+        self.log("set-many", &keys.join(" "));
+        self.inner.set_many(entries)
     }
 }
 
 impl TestEnv {
     /// A context like [`TestEnv::ctx`] (same keys, clock and address) on the jittery view of the store.
     pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
+        self.ctx_on(store)
+    }
+
+    /// A context like [`TestEnv::ctx`] (same keys, clock and address) on another view of the store.
+    pub fn ctx_on<'a>(&'a self, store: &'a dyn crate::platform::store::Store) -> Ctx<'a> {
         let ctx = self.ctx();
         Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets.clone(), ctx.client_addr.clone())
             .with_public_base_url(&ctx.public_base_url)
