@@ -73,6 +73,14 @@ pub fn csrf_token(ctx: &Ctx, id: &str) -> String {
 
 /// Starts a session for `user_id`.
 pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
+    let (issued, (key, value)) = create_record(ctx, user_id)?;
+    ctx.store.set(&key, &value)?;
+    Ok(issued)
+}
+
+/// Like [`create`], but the session's record (key, bytes) is returned for
+/// the caller to write with its own (sign-in: the audit event's `set-many`).
+pub fn create_record(ctx: &Ctx, user_id: &str) -> Result<(Issued, (String, Vec<u8>))> {
     let id = kv::random_hex(ctx.random, 16);
     let now = ctx.now();
     let session = Session {
@@ -83,9 +91,9 @@ pub fn create(ctx: &Ctx, user_id: &str) -> Result<Issued> {
         stepped_up_until: None,
     };
     let key = storage_key(&id);
-    kv::put_json(ctx.store, &key, &session)?;
     ctx.expires(&key, session.expires_at);
-    Ok(Issued { csrf_token: csrf_token(ctx, &id), id, session })
+    let record = kv::json_record(&key, &session)?;
+    Ok((Issued { csrf_token: csrf_token(ctx, &id), id, session }, record))
 }
 
 pub fn not_signed_in() -> ApiError {

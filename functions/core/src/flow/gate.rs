@@ -113,14 +113,15 @@ pub const MISMATCHES_PER_USER_PER_HOUR: u32 = 10;
 /// ones (see [`reserve_destination_check`]).
 #[must_use = "give the slots back when the destination matched"]
 pub struct DestinationCheck {
-    flow_key: String,
     user: throttle::Reserved,
 }
 
 impl DestinationCheck {
-    /// The destination matched: only mismatches use the budgets up.
-    pub fn matched(self, ctx: &Ctx) -> Result<()> {
-        Counter::new(ctx.store, self.flow_key).add(-1)?;
+    /// The destination matched: only mismatches use the budgets up. The
+    /// user's slot is given back; the flow's match is counted in the flow
+    /// record by the save that follows (`Flow::destinations_matched`).
+    pub fn matched(self, ctx: &Ctx, flow: &mut Flow) -> Result<()> {
+        flow.destinations_matched += 1;
         self.user.refund(ctx)
     }
 }
@@ -129,14 +130,19 @@ impl DestinationCheck {
 /// *before* a typed destination is compared, so however many guesses arrive at
 /// once, send-code confirms or denies only a few guessed numbers; past either
 /// budget every send of the flow (or the user) answers 429, even a right one.
+///
+/// The flow's counter counts every check and is never given back: the
+/// matches recorded in the flow (as loaded, before this count) are taken off
+/// it. A match recorded later only makes the check stricter, so the last
+/// mismatch compared saw every earlier one, matched or not, counted.
 pub fn reserve_destination_check(ctx: &Ctx, flow: &Flow, user_id: &str) -> Result<DestinationCheck> {
-    let flow_key = keys::destination_mismatches(&flow.handle(ctx));
-    if Counter::new(ctx.store, flow_key.clone()).add(1)? > MISMATCHES_PER_FLOW {
+    let checks = Counter::new(ctx.store, keys::destination_mismatches(&flow.handle(ctx))).add(1)?;
+    if checks - flow.destinations_matched > MISMATCHES_PER_FLOW {
         let left = flow.expires_at.saturating_sub(ctx.now()).max(1);
         return Err(ApiError::throttled(left));
     }
     let user = throttle::reserve(ctx, "mismatch", user_id, MISMATCHES_PER_USER_PER_HOUR, 3600)?;
-    Ok(DestinationCheck { flow_key, user })
+    Ok(DestinationCheck { user })
 }
 
 /// The code message for `method` ([`templates`]: the organisation's name,

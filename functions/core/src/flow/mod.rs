@@ -112,6 +112,15 @@ pub struct Flow {
     /// sweep can remove their counters with the flow: KV cannot list them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issued: Vec<String>,
+    /// Typed destinations that matched (send-code): the flow's mismatch budget
+    /// counts every check, and these are not mismatches (see
+    /// `gate::reserve_destination_check`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub destinations_matched: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// What the client should do next, as `next` in step responses.
@@ -216,11 +225,12 @@ pub fn start_record(
         registration: None,
         session_key: None,
         issued: Vec::new(),
+        destinations_matched: 0,
     };
     let key = flow_key(ctx, &flow.id);
-    let value = serde_json::to_vec(&flow).map_err(|_| ApiError::internal("Encoding a flow failed."))?;
     ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY);
-    Ok((flow, (key, value)))
+    let record = kv::json_record(&key, &flow)?;
+    Ok((flow, record))
 }
 
 /// A live flow of one of `purposes`, with the bytes read (for [`save`]).

@@ -22,9 +22,15 @@ pub fn get_json_raw<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result
 }
 
 pub fn put_json<T: Serialize>(store: &dyn Store, key: &str, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal("A record could not be encoded."))?;
-    store.set(key, &bytes)?;
+    let (key, bytes) = json_record(key, value)?;
+    store.set(&key, &bytes)?;
     Ok(())
+}
+
+/// A JSON record as (key, bytes), for a caller that writes several in one `set-many`.
+pub fn json_record<T: Serialize>(key: &str, value: &T) -> Result<(String, Vec<u8>)> {
+    let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal("A record could not be encoded."))?;
+    Ok((key.to_owned(), bytes))
 }
 
 /// Replaces the record only if it still holds `expected` (CAS is safe here:

@@ -54,10 +54,12 @@ pub struct SignedIn {
 pub fn signin(ctx: &Ctx, req: SigninRequest) -> Result<SignedIn> {
     let policy = Policy::load(ctx.store)?;
     let user = check_credentials(ctx, &policy, &req.username, &req.password)?;
-    let issued = session::create(ctx, &user.id)?;
+    let (issued, record) = session::create_record(ctx, &user.id)?;
     let reconfirm = reconfirm_due(&policy, &user, ctx.now());
     let complete = security_info::is_complete(&policy, &user);
-    audit::append(ctx, "signed_in", Some(&user.id), json!({ "reconfirm_registration": reconfirm }))?;
+    // The session is written with its audit event, in one `set-many`.
+    let detail = json!({ "reconfirm_registration": reconfirm });
+    audit::append_with(ctx, "signed_in", Some(&user.id), detail, vec![record])?;
     Ok(SignedIn {
         response: SigninResponse {
             status: "signed_in",

@@ -60,7 +60,7 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
     let Some(to) = matching_destination(&user, method, &req.destination) else {
         return Err(ApiError::destination_mismatch());
     };
-    check.matched(ctx)?;
+    check.matched(ctx, &mut flow)?;
     gate::deliver(ctx, notifier, &policy, flow, &raw, &user.id, method, to)
 }
 
@@ -251,6 +251,42 @@ pub(crate) mod tests {
             }
         });
         assert_eq!((mismatch.into_inner(), throttled.into_inner()), (3, 29));
+    }
+
+    #[test]
+    fn right_destinations_among_concurrent_guesses_never_let_a_fourth_mismatch_through() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        env.save_policy(|p| {
+            p.throttles.sends_per_gate_per_hour = 1000;
+            p.throttles.emails_per_10_minutes = 1000;
+        });
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        // Two matches first: they are not mismatches.
+        for _ in 0..2 {
+            send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        }
+        let jitter = JitterStore(&env.store);
+        let mismatch = AtomicUsize::new(0);
+        let barrier = std::sync::Barrier::new(32);
+        std::thread::scope(|s| {
+            for i in 0..32 {
+                let (env, flow, jitter, barrier, mismatch) = (&env, &flow, &jitter, &barrier, &mismatch);
+                s.spawn(move || {
+                    barrier.wait();
+                    let ctx = env.jittery_ctx(jitter);
+                    let typed =
+                        if i % 2 == 0 { "jane.doe@fabrikam.com".to_owned() } else { format!("x{i}@fabrikam.com") };
+                    let req = SendCodeRequest { flow: flow.clone(), method: "email".into(), destination: typed };
+                    match send(&ctx, &env.outbox(), req).map_err(|e| e.error()) {
+                        Err("destination_mismatch") => drop(mismatch.fetch_add(1, Ordering::SeqCst)),
+                        Ok(_) | Err("throttled" | "flow_state") => {}
+                        Err(other) => panic!("{other}"),
+                    }
+                });
+            }
+        });
+        assert!(mismatch.into_inner() <= 3, "at most three guessed addresses confirmed or denied");
     }
 
     #[test]

@@ -60,7 +60,6 @@ pub fn verify(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<
     match gate::check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
-            Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
             passed(ctx, &done, method)
         }
         Err(attempts_left) => {
@@ -181,7 +180,6 @@ fn answer_call(
     match gate::check_call(ctx, &policy, &flow, method, code_id, &user.id, true, end)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
-            Counter::new(ctx.store, gate::attempts_key(&flow.handle(ctx), &code_id)).delete()?;
             passed(ctx, &done, method)?;
             Ok(CallOutcome { passed: true })
         }
