@@ -1,6 +1,6 @@
 // The CAPTCHA of "Who are you?": fetches a proof-of-work challenge and solves
 // it in a Web Worker, showing progress; the page stays responsive meanwhile.
-import { api } from './api.js';
+import { api, explain } from './api.js';
 
 export class Captcha {
   constructor(bar, text, box) {
@@ -20,7 +20,8 @@ export class Captcha {
     return this.pending;
   }
 
-  /** The solved CAPTCHA for one identify call (each is single use); solves a new one if needed. */
+  /** The solved CAPTCHA for one identify call (each is single use); solves a new one if needed.
+   *  Rejects with the challenge's answer (`response`) when none can be had. */
   async take() {
     if (!this.pending) this.prepare();
     let solved;
@@ -44,8 +45,9 @@ export class Captcha {
     this.state("Checking that you're not a robot…", 0, false);
     const r = await api('/api/identify/challenge');
     if (!r.ok) {
-      this.state("We couldn't start the robot check. Please try again.", 0, false);
-      throw new Error('challenge');
+      // Challenges are what the per-address identify limit counts.
+      this.state(r.data.error === 'throttled' ? explain(r) : "We couldn't start the robot check. Please try again.", 0, false);
+      throw Object.assign(new Error('challenge'), { response: r });
     }
     const { challenge, difficulty, expires_at: expiresAt } = r.data;
     const worker = new Worker('/js/pow-worker.js');

@@ -67,7 +67,14 @@ $('#who-form').addEventListener('submit', async (event) => {
     return;
   }
   busy(button, true);
-  const solved = await captcha.take();
+  let solved;
+  try {
+    solved = await captcha.take();
+  } catch (e) {
+    busy(button, false);
+    say(region, el('p', { text: e.response ? explain(e.response) : "We couldn't start the robot check. Please try again." }));
+    return;
+  }
   const r = await api('/api/identify', { username, captcha: solved, purpose });
   busy(button, false);
   if (r.ok) {
