@@ -1,7 +1,8 @@
 //! Hard limits under parallel attack, over HTTP: the failed-proof budget across
 //! every flow and method of a user, sign-in guesses after a lockout ends,
 //! unknown names that lock like real ones, the per-address sign-in throttle,
-//! and send/check budgets per phone rather than per channel.
+//! send/check budgets per phone rather than per channel, and identify per
+//! address through its single-use challenges.
 
 use serde_json::{Value, json};
 use unlatch_core::{audit, users};
@@ -277,4 +278,22 @@ fn parallel_mismatched_destinations_on_one_flow_evaluate_three() {
     assert_eq!(count(&outcomes, 422), 3, "three mismatches per flow: {outcomes:?}");
     assert_error(&send_code(&app, &flow, "email", EMAIL), 429, "throttled");
     assert!(outbox(&app).is_empty());
+}
+
+// 5. Identify per client address: counted where challenges are issued, each good for one identify.
+
+#[test]
+fn identify_is_limited_per_address_by_its_single_use_challenges() {
+    let app = quick_app();
+    set_policy(&app, |p| p.throttles.identify_per_minute = 3);
+    let captchas: Vec<Value> = (0..3).map(|_| solved_captcha(&app)).collect();
+    let refused = app.get("/api/identify/challenge");
+    assert_eq!(outcome(&refused), (429, "throttled".into()), "{}", refused.text());
+    let wait: u64 = refused.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    for captcha in &captchas {
+        let ask = || app.post_json("/api/identify", &json!({ "username": "nobody", "captcha": captcha }));
+        assert_eq!(outcome(&ask()), (403, "not_registered".into()));
+        assert_eq!(outcome(&ask()), (400, "captcha_invalid".into()), "a challenge is good for one identify");
+    }
 }

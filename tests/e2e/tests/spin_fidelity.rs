@@ -84,6 +84,10 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
         .unwrap(),
     );
     assert_eq!(created.status, 201, "{}", created.text());
+    // audit-user-seq, audit-indexing: the sweep builds the per-user audit index behind the requests.
+    let swept =
+        app.request("POST", "/api/admin/maintenance/sweep", &[("authorization", &format!("Bearer {TOKEN}"))], b"");
+    assert_eq!(swept.status, 200, "{}", swept.text());
 
     let store = app.store();
     let entries = store.entries();
