@@ -20,8 +20,7 @@ export class Captcha {
     return this.pending;
   }
 
-  /** The solved CAPTCHA for one identify call (each is single use); solves a new one if needed.
-   *  Rejects with the challenge's answer (`response`) when none can be had. */
+  /** The solved CAPTCHA for one identify call (each is single use); solves a new one if needed. */
   async take() {
     if (!this.pending) this.prepare();
     let solved;
@@ -45,9 +44,8 @@ export class Captcha {
     this.state("Checking that you're not a robot…", 0, false);
     const r = await api('/api/identify/challenge');
     if (!r.ok) {
-      // Challenges are what the per-address identify limit counts.
-      this.state(r.data.error === 'throttled' ? explain(r) : "We couldn't start the robot check. Please try again.", 0, false);
-      throw Object.assign(new Error('challenge'), { response: r });
+      this.state(explain(r), 0, false);
+      throw Object.assign(new Error('challenge'), { r });
     }
     const { challenge, difficulty, expires_at: expiresAt } = r.data;
     const worker = new Worker('/js/pow-worker.js');

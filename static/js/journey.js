@@ -67,12 +67,10 @@ $('#who-form').addEventListener('submit', async (event) => {
     return;
   }
   busy(button, true);
-  let solved;
-  try {
-    solved = await captcha.take();
-  } catch (e) {
+  const solved = await captcha.take().catch((e) => ({ failed: e.r || {} }));
+  if (solved.failed) {
     busy(button, false);
-    say(region, el('p', { text: e.response ? explain(e.response) : "We couldn't start the robot check. Please try again." }));
+    say(region, el('p', { text: explain(solved.failed) }));
     return;
   }
   const r = await api('/api/identify', { username, captcha: solved, purpose });
