@@ -3,8 +3,9 @@
 //! Starts the app from `spin.toml` in the runner, in this process, on
 //! 127.0.0.1:0 with a fresh SQLite key-value file; seeds a user through core;
 //! then, for the baselines, the CAPTCHA challenge, identify, send-code,
-//! verify-code, sign-in and set-password, sends N requests (N/10 for the
-//! two hashing steps) from C
+//! verify-code, unlock, sign-in (known and unknown user) and set-password,
+//! sends N requests (N/10 for unlock, whose each request needs a locked user
+//! of its own, and for the three hashing steps) from C
 //! client threads (each on a fresh loopback connection, at most T seconds per
 //! step) and reports requests/s and p50/p99 latency. Everything a timed request
 //! needs (solved CAPTCHAs, flows, codes) is prepared untimed beforehand, and the
@@ -16,7 +17,8 @@
 //! Rust `argon2` crate in this process, and libargon2 through the `argon2`
 //! command) vs K hashes inside a Spin component (`tests/fixtures/argon-probe`),
 //! timed both inside the component and as an HTTP round trip minus a no-op one;
-//! the sign-in and set-password p50s against both native hashes.
+//! the sign-in (known and unknown user) and set-password p50s against both
+//! native hashes.
 //!
 //! `unlatch-bench --scale …`: the scale benchmark instead (`scale.rs`).
 
@@ -32,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use unlatch_bench::libargon2;
 use unlatch_bench::stats::{median, ms, percentile};
-use unlatch_core::{OsRandom, hashing};
+use unlatch_core::{OsRandom, hashing, users};
 use unlatch_e2e::journey::*;
 use unlatch_e2e::{App, Reply, client};
 use unlatch_runner::{Runner, RunnerConfig};
@@ -247,12 +249,33 @@ fn main() {
         &|i| post("/api/verify-code", &json!({ "flow": flows[i], "method": "email", "code": codes[i] })),
         flows.len(),
     );
-    // The hashing steps: fewer requests, each is an Argon2id run or two.
+    // Unlock and the hashing steps: fewer requests (an unlock's set-up is a
+    // user, one Argon2id hash; a hashing step's request is a run or two).
     let hashed = (n / 10).max(10);
+    eprintln!("creating {hashed} locked users and walking their unlocks past the email gate (untimed)…");
+    let unlocks: Vec<String> = (0..hashed)
+        .map(|i| {
+            let username = format!("locked-{i}@contoso.com");
+            let locked = user_with(&app, &username, |_| {});
+            users::lock(&app.store(), &locked.id, None).expect("lock the user");
+            let flow = start_flow(&app, &username, "unlock");
+            pass_code_gate(&app, &flow, "email", EMAIL);
+            flow
+        })
+        .collect();
+    step("unlock", 200, &|i| post("/api/unlock", &json!({ "flow": unlocks[i] })), hashed);
     step(
         "sign-in (right password)",
         200,
         &|_| post("/api/signin", &json!({ "username": "bench@contoso.com", "password": PASSWORD })),
+        hashed,
+    );
+    // A name per request, so none reaches a lockout threshold; its work is one
+    // Argon2id verification against a dummy hash.
+    step(
+        "sign-in (unknown user)",
+        401,
+        &|i| post("/api/signin", &json!({ "username": format!("nobody-{i}@contoso.com"), "password": PASSWORD })),
         hashed,
     );
     eprintln!("walking {hashed} resets to set-password (untimed)…");
@@ -272,7 +295,7 @@ fn main() {
 
     println!("## Steps next to a one-read and a one-write baseline ({})\n", machine());
     println!(
-        "Up to {n} requests per step ({hashed} for the hashing steps), {c} client threads, loopback, a new connection per request.\n"
+        "Up to {n} requests per step ({hashed} for unlock and the hashing steps), {c} client threads (one for the hashing steps), loopback, a new connection per request.\n"
     );
     println!(
         "| step | requests | not as expected | requests/s | % of one-write baseline | p50 ms | p99 ms | KV operations per request |"
@@ -300,6 +323,7 @@ fn main() {
     }
     let p50 = |name: &str| runs.iter().find(|(r, _)| r.name == name).map(|(r, _)| percentile(&r.latencies, 0.50));
     let (signin_p50, set_p50) = (p50("sign-in (right password)").unwrap(), p50("set-password (reset)").unwrap());
+    let unknown_p50 = p50("sign-in (unknown user)").unwrap();
     drop(app);
 
     // Argon2id, native: the Rust crate in this process, and libargon2.
@@ -363,6 +387,7 @@ fn main() {
     row("in component, timed inside (WASI clock)", inside_med);
     row("in component, HTTP round trip − no-op round trip", http);
     row("sign-in p50 (one verify)", signin_p50);
+    row("sign-in of an unknown user p50 (one verify)", unknown_p50);
     row("set-password p50 (two hashes)", set_p50);
     println!("\nset-password p50 − sign-in p50 = {} ms.", ms(set_p50.saturating_sub(signin_p50)));
 }
