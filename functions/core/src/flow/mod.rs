@@ -184,32 +184,19 @@ fn done_key(ctx: &Ctx, id: &str) -> String {
     keys::flow_done(&handle(ctx, id))
 }
 
-/// Starts a flow for `user_id`, valid for `lifetime` seconds.
-pub fn start(
+/// A new flow for `user_id`, valid for `lifetime` seconds, not written yet:
+/// the caller sets what else it holds and writes [`record`] with its audit
+/// event, in one `set-many`.
+pub fn new(
     ctx: &Ctx,
     purpose: Purpose,
     user_id: &str,
     gates_required: u8,
     methods: Vec<MethodId>,
     lifetime: u64,
-) -> Result<Flow> {
-    let (flow, (key, value)) = start_record(ctx, purpose, user_id, gates_required, methods, lifetime)?;
-    ctx.store.set(&key, &value)?;
-    Ok(flow)
-}
-
-/// Like [`start`], but the flow's record (key, bytes) is returned for the
-/// caller to write with its own (the audit event's `set-many`).
-pub fn start_record(
-    ctx: &Ctx,
-    purpose: Purpose,
-    user_id: &str,
-    gates_required: u8,
-    methods: Vec<MethodId>,
-    lifetime: u64,
-) -> Result<(Flow, (String, Vec<u8>))> {
+) -> Flow {
     let now = ctx.now();
-    let flow = Flow {
+    Flow {
         id: kv::random_hex(ctx.random, 16),
         purpose,
         user_id: user_id.to_owned(),
@@ -226,11 +213,14 @@ pub fn start_record(
         session_key: None,
         issued: Vec::new(),
         destinations_matched: 0,
-    };
+    }
+}
+
+/// The first record of a [`new`] flow (key, bytes), filed for the sweep.
+pub fn record(ctx: &Ctx, flow: &Flow) -> Result<(String, Vec<u8>)> {
     let key = flow_key(ctx, &flow.id);
     ctx.expires(&key, flow.expires_at + KEPT_AFTER_EXPIRY);
-    let record = kv::json_record(&key, &flow)?;
-    Ok((flow, record))
+    kv::json_record(&key, flow)
 }
 
 /// A live flow of one of `purposes`, with the bytes read (for [`save`]).
@@ -365,6 +355,13 @@ pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
 
 #[cfg(test)]
 mod tests {
+    /// A new flow, written on its own.
+    fn started(ctx: &Ctx, purpose: Purpose, methods: Vec<MethodId>) -> Flow {
+        let f = new(ctx, purpose, "u1", 1, methods, 900);
+        let (key, value) = record(ctx, &f).unwrap();
+        ctx.store.set(&key, &value).unwrap();
+        f
+    }
     use super::*;
     use crate::platform::store::WholeStoreScan;
     use crate::testing::TestEnv;
@@ -373,7 +370,7 @@ mod tests {
     fn a_flow_expires_after_its_lifetime() {
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![MethodId::Email], 900).unwrap();
+        let f = started(&ctx, Purpose::Reset, vec![MethodId::Email]);
         assert_eq!(f.id.len(), 32);
         load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         env.clock.advance(899);
@@ -393,7 +390,7 @@ mod tests {
         use crate::platform::store::Store;
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![MethodId::Email], 900).unwrap();
+        let f = started(&ctx, Purpose::Reset, vec![MethodId::Email]);
         let (mut loaded, raw) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         assert_eq!(loaded.id, f.id, "load hands back the id it was given");
         loaded.gates_passed.push(MethodId::Email);
@@ -416,7 +413,7 @@ mod tests {
     fn unknown_malformed_other_purpose_and_other_user() {
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let f = start(&ctx, Purpose::Unlock, "u1", 1, vec![], 900).unwrap();
+        let f = started(&ctx, Purpose::Unlock, vec![]);
         assert_eq!(load(&ctx, "../../etc", &[Purpose::Unlock]).unwrap_err().status(), 404);
         assert_eq!(load(&ctx, &"0".repeat(32), &[Purpose::Unlock]).unwrap_err().error(), "flow_not_found");
         let e = load(&ctx, &f.id, &[Purpose::Reset]).unwrap_err();
@@ -429,7 +426,7 @@ mod tests {
     fn stale_writes_lose_and_consume_happens_once() {
         let env = TestEnv::new();
         let ctx = env.ctx();
-        let f = start(&ctx, Purpose::Reset, "u1", 1, vec![], 900).unwrap();
+        let f = started(&ctx, Purpose::Reset, vec![]);
         let (mut a, raw_a) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         let (mut b, raw_b) = load(&ctx, &f.id, &[Purpose::Reset]).unwrap();
         a.gates_passed.push(MethodId::Email);

@@ -62,11 +62,10 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str) -> Result<StepUpStart> {
         ));
     }
     throttle::check_blocked(ctx, &user.id)?;
-    let started = flow::start(ctx, Purpose::StepUp, &user.id, 1, methods.clone(), policy.flow_lifetime_seconds)?;
-    let (mut f, raw) = flow::load(ctx, &started.id, &[Purpose::StepUp])?;
+    let mut f = flow::new(ctx, Purpose::StepUp, &user.id, 1, methods.clone(), policy.flow_lifetime_seconds);
     f.session_key = Some(session_key.to_owned());
-    flow::save(ctx, &f, &raw)?;
-    audit::append(ctx, "flow_started", Some(&user.id), json!({ "purpose": Purpose::StepUp.as_str() }))?;
+    let detail = json!({ "purpose": Purpose::StepUp.as_str() });
+    audit::append_with(ctx, "flow_started", Some(&user.id), detail, vec![flow::record(ctx, &f)?])?;
     Ok(StepUpStart {
         flow: f.id,
         purpose: Purpose::StepUp,

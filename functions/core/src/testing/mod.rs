@@ -163,6 +163,14 @@ pub fn verified_flow(env: &TestEnv, purpose: &str) -> String {
     flow
 }
 
+/// A reset flow for `user_id`, written on its own (no audit event).
+pub fn written_flow(ctx: &Ctx, user_id: &str) -> crate::flow::Flow {
+    let flow = crate::flow::new(ctx, crate::flow::Purpose::Reset, user_id, 1, vec![], 900);
+    let (key, value) = crate::flow::record(ctx, &flow).unwrap();
+    crate::platform::store::Store::set(ctx.store, &key, &value).unwrap();
+    flow
+}
+
 /// A view of a test store that waits a random moment (up to half a
 /// millisecond) before each operation, so concurrent tests meet the
 /// interleavings a real host produces rather than threads in lockstep.

@@ -194,7 +194,7 @@ mod tests {
             let ctx = env.ctx();
             (0..n)
                 .flat_map(|i| {
-                    let flow = flow::start(&ctx, flow::Purpose::Reset, &format!("u{i}"), 1, vec![], 900).unwrap();
+                    let flow = crate::testing::written_flow(&ctx, &format!("u{i}"));
                     let session = session::create(&ctx, &format!("u{i}")).unwrap();
                     let subject = format!("s{i}");
                     throttle::hit(&ctx, "t", &subject, 5, 86400).unwrap();

@@ -122,7 +122,7 @@ mod tests {
             audit::append(&ctx, "signin_failed", Some(&user.id), json!({})).unwrap();
         }
         // A context per request, as the components have: its expiring keys are filed when it ends.
-        let old_flow = crate::flow::start(&env.ctx(), crate::flow::Purpose::Reset, "u1", 1, vec![], 900).unwrap();
+        let old_flow = crate::testing::written_flow(&env.ctx(), "u1");
         age(&env);
         assert!(users::admin_emails(&*env.store, None, 10).unwrap().is_empty(), "the old store has no admins record");
 

@@ -114,10 +114,10 @@ pub fn identify(ctx: &Ctx, req: IdentifyRequest) -> Result<IdentifyResponse> {
     }
     throttle::check_blocked(ctx, &user.id)?;
 
-    let (flow, record) =
-        flow::start_record(ctx, purpose, &user.id, gates_required, methods.clone(), policy.flow_lifetime_seconds)?;
+    let flow = flow::new(ctx, purpose, &user.id, gates_required, methods.clone(), policy.flow_lifetime_seconds);
     // The flow is written with its audit event, in one `set-many`.
-    audit::append_with(ctx, "flow_started", Some(&user.id), json!({ "purpose": purpose.as_str() }), vec![record])?;
+    let detail = json!({ "purpose": purpose.as_str() });
+    audit::append_with(ctx, "flow_started", Some(&user.id), detail, vec![flow::record(ctx, &flow)?])?;
     Ok(IdentifyResponse {
         flow: flow.id,
         purpose,

@@ -91,11 +91,10 @@ pub fn start(ctx: &Ctx, s: &Session, session_key: &str, req: StartRequest) -> Re
     step_up::require(ctx, &policy, s, &user)?;
     let registration = Registration { contact, phone, email, session_key: session_key.to_owned() };
     let (destination, hint) = (registration.destination(), registration.hint());
-    let started = flow::start(ctx, Purpose::Register, &user.id, 1, vec![send_method], policy.flow_lifetime_seconds)?;
-    let (mut f, raw) = flow::load(ctx, &started.id, &[Purpose::Register])?;
+    let mut f = flow::new(ctx, Purpose::Register, &user.id, 1, vec![send_method], policy.flow_lifetime_seconds);
     f.registration = Some(registration);
-    flow::save(ctx, &f, &raw)?;
-    audit::append(ctx, "flow_started", Some(&user.id), json!({ "purpose": "register", "method": contact.as_str() }))?;
+    let detail = json!({ "purpose": "register", "method": contact.as_str() });
+    audit::append_with(ctx, "flow_started", Some(&user.id), detail, vec![flow::record(ctx, &f)?])?;
     Ok(StartResponse {
         flow: f.id,
         registering: contact,
