@@ -235,12 +235,67 @@ impl crate::platform::store::Store for CountingStore<'_> {
     }
 }
 
+/// A view of a store that records every write (set, set-many, delete,
+/// increment, compare-and-swap: on Spin's SQLite store each is its own
+/// transaction and `fsync`), so a test can pin how many writes a step makes.
+pub struct WriteLog<'a> {
+    pub inner: &'a MemoryStore,
+    writes: std::sync::Mutex<Vec<String>>,
+}
+
+impl<'a> WriteLog<'a> {
+    pub fn new(inner: &'a MemoryStore) -> Self {
+        WriteLog { inner, writes: Default::default() }
+    }
+
+    /// Every write so far, as `<operation> <key>` (a set-many names its keys).
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    fn log(&self, op: &str, key: &str) {
+        self.writes.lock().unwrap().push(format!("{op} {key}"));
+    }
+}
+
+impl crate::platform::store::Store for WriteLog<'_> {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.log("set", key);
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.log("delete", key);
+        self.inner.delete(key)
+    }
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.log("increment", key);
+        self.inner.increment(key, delta)
+    }
+    fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> StoreResult<bool> {
+        self.log("cas", key);
+        self.inner.compare_and_swap(key, expected, new)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        self.log("set-many", &keys.join(","));
+        self.inner.set_many(entries)
+    }
+}
+
 impl TestEnv {
-    /// A context like [`TestEnv::ctx`] (same keys, clock and address) on the jittery view of the store.
-    pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
+    /// A context like [`TestEnv::ctx`] (same keys, clock and address) on another view of the store.
+    pub fn ctx_on<'a>(&'a self, store: &'a dyn crate::platform::store::Store) -> Ctx<'a> {
         let ctx = self.ctx();
         Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets.clone(), ctx.client_addr.clone())
             .with_public_base_url(&ctx.public_base_url)
+    }
+
+    /// A context like [`TestEnv::ctx`] on the jittery view of the store.
+    pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
+        self.ctx_on(store)
     }
 }
 

@@ -164,6 +164,21 @@ mod tests {
         assert_eq!(unlock(&env.ctx(), &env.outbox(), UnlockRequest::default()).unwrap_err().error(), "missing_field");
     }
 
+    /// What a successful unlock writes (each a transaction and an `fsync` on
+    /// Spin's SQLite store); the notice goes to the notifier, not counted.
+    #[test]
+    fn a_successful_unlock_makes_few_writes() {
+        let (env, _) = locked_env();
+        let flow = verified_flow(&env, "unlock");
+        let log = crate::testing::WriteLog::new(&env.store);
+        {
+            let ctx = env.ctx_on(&log);
+            unlock(&ctx, &env.outbox(), UnlockRequest { flow }).unwrap();
+        }
+        let writes = log.writes();
+        assert_eq!(writes.len(), 8, "{writes:#?}");
+    }
+
     #[test]
     fn concurrent_unlocks_succeed_once() {
         let (env, _) = locked_env();

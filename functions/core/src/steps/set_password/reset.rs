@@ -264,6 +264,24 @@ pub(crate) mod tests {
         start(&env, "jane@contoso.com", "reset").unwrap();
     }
 
+    /// What a successful reset writes, each a transaction waiting for its
+    /// `fsync` on Spin's SQLite store: so a change that adds one fails here.
+    /// The notice goes to the notifier (a provider in production), not counted.
+    #[test]
+    fn a_successful_reset_makes_few_writes() {
+        let env = easy_env();
+        env.user_with_everything("jane@contoso.com");
+        let flow = verified_flow(&env, "reset");
+        let log = crate::testing::WriteLog::new(&env.store);
+        {
+            let ctx = env.ctx_on(&log);
+            let req = ResetRequest { flow, new_password: "violet kestrel harbour".into() };
+            reset(&ctx, &env.outbox(), req).unwrap();
+        }
+        let writes = log.writes();
+        assert_eq!(writes.len(), 21, "{writes:#?}");
+    }
+
     #[test]
     fn admins_resets_can_notify_other_admins() {
         let env = easy_env();
