@@ -235,17 +235,18 @@ impl crate::platform::store::Store for CountingStore<'_> {
     }
 }
 
-/// A view of a store that records every write (set, set-many, delete,
-/// increment, compare-and-swap: on Spin's SQLite store each is its own
-/// transaction and `fsync`), so a test can pin how many writes a step makes.
-pub struct WriteLog<'a> {
+/// A view of a store that records every operation, so a test can pin what a
+/// step costs: its writes (set, set-many, delete, increment, compare-and-swap:
+/// on Spin's SQLite store each is its own transaction and `fsync`) and its reads.
+pub struct StoreLog<'a> {
     pub inner: &'a MemoryStore,
     writes: std::sync::Mutex<Vec<String>>,
+    reads: std::sync::Mutex<Vec<String>>,
 }
 
-impl<'a> WriteLog<'a> {
+impl<'a> StoreLog<'a> {
     pub fn new(inner: &'a MemoryStore) -> Self {
-        WriteLog { inner, writes: Default::default() }
+        StoreLog { inner, writes: Default::default(), reads: Default::default() }
     }
 
     /// Every write so far, as `<operation> <key>` (a set-many names its keys).
@@ -253,13 +254,19 @@ impl<'a> WriteLog<'a> {
         self.writes.lock().unwrap().clone()
     }
 
+    /// The keys read so far (`get`), in order.
+    pub fn reads(&self) -> Vec<String> {
+        self.reads.lock().unwrap().clone()
+    }
+
     fn log(&self, op: &str, key: &str) {
         self.writes.lock().unwrap().push(format!("{op} {key}"));
     }
 }
 
-impl crate::platform::store::Store for WriteLog<'_> {
+impl crate::platform::store::Store for StoreLog<'_> {
     fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.reads.lock().unwrap().push(key.to_owned());
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {

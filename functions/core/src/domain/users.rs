@@ -443,24 +443,42 @@ pub fn verify_and_upgrade(ctx: &Ctx, user: &User, password: &str) -> Result<bool
 pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
     let hash = hashing::hash(ctx.random, password)?;
     let now = ctx.now();
-    update(ctx.store, id, |u| {
-        u.password_hash = hash.clone();
-        u.password_changed_at = now;
-    })
+    update(ctx.store, id, |u| new_password(u, &hash, now))
 }
 
 /// Ends a lockout: the flag and its end time, and a new lockout window with no
 /// failed sign-in in it yet (the old window's counter is left to the sweep, so a
 /// guess counted there concurrently cannot land in the new one).
 pub fn clear_lockout(ctx: &Ctx, id: &str) -> Result<User> {
+    let user = update(ctx.store, id, end_lockout)?;
+    retire_window(ctx, id, user.lock_epoch - 1)?;
+    Ok(user)
+}
+
+/// A reset's change to the account in one compare-and-swap: the new password
+/// (already policy-checked by the caller), as [`set_password`] stores it, and
+/// the lockout ended, as [`clear_lockout`] ends it (its old window retired).
+pub fn reset_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
+    let hash = hashing::hash(ctx.random, password)?;
+    let now = ctx.now();
     let user = update(ctx.store, id, |u| {
-        u.locked = false;
-        u.locked_until = None;
-        u.failed_signins = 0;
-        u.lock_epoch += 1;
+        new_password(u, &hash, now);
+        end_lockout(u);
     })?;
     retire_window(ctx, id, user.lock_epoch - 1)?;
     Ok(user)
+}
+
+fn new_password(u: &mut User, hash: &str, now: u64) {
+    u.password_hash = hash.to_owned();
+    u.password_changed_at = now;
+}
+
+fn end_lockout(u: &mut User) {
+    u.locked = false;
+    u.locked_until = None;
+    u.failed_signins = 0;
+    u.lock_epoch += 1;
 }
 
 /// Files a lockout window the account has moved past for the sweep. An hour
@@ -567,6 +585,27 @@ mod tests {
         // The name is free again after deletion.
         create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() })
             .unwrap();
+    }
+
+    #[test]
+    fn a_reset_changes_the_password_and_ends_the_lockout_in_one_write() {
+        let env = TestEnv::new();
+        let u = env.user_with_everything("jane@contoso.com");
+        let u = update(&*env.store, &u.id, |u| u.failed_signins = 4).unwrap();
+        lock(&*env.store, &u.id, None).unwrap();
+        let log = crate::testing::StoreLog::new(&env.store);
+        let ctx = env.ctx_on(&log);
+        let after = reset_password(&ctx, &u.id, "violet kestrel harbour").unwrap();
+        assert_eq!(log.writes(), [format!("cas user:{}", u.id)]);
+        assert!(verify_password(&after, "violet kestrel harbour") && !verify_password(&after, "Old-password-42!"));
+        assert!(!after.is_locked(ctx.now()) && after.locked_until.is_none() && after.failed_signins == 0);
+        assert_eq!((after.lock_epoch, after.password_changed_at), (u.lock_epoch + 1, ctx.now()));
+        assert_eq!(get(&*env.store, &u.id).unwrap().unwrap(), after);
+        drop(ctx);
+        // The old lockout window is filed for the sweep, as an unlock files it.
+        let filed = log.writes().into_iter().find(|w| w.starts_with("set expiry:")).unwrap();
+        let entry = env.store.get(filed.trim_start_matches("set ")).unwrap().unwrap();
+        assert!(String::from_utf8(entry).unwrap().contains(&signin_failures_key(&u.id, u.lock_epoch)));
     }
 
     #[test]

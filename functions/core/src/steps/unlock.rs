@@ -170,7 +170,7 @@ mod tests {
     fn a_successful_unlock_makes_few_writes() {
         let (env, _) = locked_env();
         let flow = verified_flow(&env, "unlock");
-        let log = crate::testing::WriteLog::new(&env.store);
+        let log = crate::testing::StoreLog::new(&env.store);
         {
             let ctx = env.ctx_on(&log);
             unlock(&ctx, &env.outbox(), UnlockRequest { flow }).unwrap();

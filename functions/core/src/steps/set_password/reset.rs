@@ -89,10 +89,10 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     password_policy::enforce(&policy, &user, &req.new_password)?;
     flow::consume(ctx, &flow)?;
 
-    let updated = users::set_password(ctx, &user.id, &req.new_password)?;
+    // The new password and the lockout ended, in one write to the account.
+    let updated = users::reset_password(ctx, &user.id, &req.new_password)?;
     // Whoever held a session with the old password is signed out.
     crate::domain::session::end_all(ctx, &user.id)?;
-    users::clear_lockout(ctx, &user.id)?;
     clear_counters(ctx, &user.id)?;
     audit::append(
         ctx,
@@ -272,14 +272,17 @@ pub(crate) mod tests {
         let env = easy_env();
         env.user_with_everything("jane@contoso.com");
         let flow = verified_flow(&env, "reset");
-        let log = crate::testing::WriteLog::new(&env.store);
+        let log = crate::testing::StoreLog::new(&env.store);
         {
             let ctx = env.ctx_on(&log);
             let req = ResetRequest { flow, new_password: "violet kestrel harbour".into() };
             reset(&ctx, &env.outbox(), req).unwrap();
         }
         let writes = log.writes();
-        assert_eq!(writes.len(), 21, "{writes:#?}");
+        assert_eq!(writes.len(), 20, "{writes:#?}");
+        assert_eq!(writes.iter().filter(|w| w.starts_with("cas user:")).count(), 1, "{writes:#?}");
+        let runs_read = log.reads().iter().filter(|k| k.starts_with("reset-blocked:")).count();
+        assert_eq!(runs_read, 1, "the run is read once");
     }
 
     #[test]
