@@ -46,7 +46,8 @@ pub fn unlock(ctx: &Ctx, notifier: &dyn Notifier, req: UnlockRequest) -> Result<
     throttle::check_blocked(ctx, &user.id)?;
     flow::consume(ctx, &flow)?;
     users::clear_lockout(ctx, &user.id)?;
-    // Proving identity ends the run of failed proofs, as a reset does.
+    // Proving identity starts a new run, as a reset does: failed proofs and
+    // any block end, and the user's throttle windows start afresh.
     throttle::clear_failed_proofs(ctx, &user.id)?;
     audit::append(ctx, "unlocked", Some(&user.id), json!({ "gates": flow.gates_passed, "via": "self_service" }))?;
     let notice = templates::notice_to(
@@ -167,7 +168,7 @@ mod tests {
     /// What a successful unlock writes (each a transaction and an `fsync` on
     /// Spin's SQLite store); the notice goes to the notifier, not counted.
     #[test]
-    fn a_successful_unlock_makes_few_writes() {
+    fn a_successful_unlock_makes_eight_writes() {
         let (env, _) = locked_env();
         let flow = verified_flow(&env, "unlock");
         let log = crate::testing::StoreLog::new(&env.store);
@@ -176,7 +177,38 @@ mod tests {
             unlock(&ctx, &env.outbox(), UnlockRequest { flow }).unwrap();
         }
         let writes = log.writes();
+        // flow-done, the flow, the account (CAS), reset-blocked (the new run),
+        // audit-seq, audit-user-seq, expiry-seq and the audit event's set-many.
         assert_eq!(writes.len(), 8, "{writes:#?}");
+        let runs_read = log.reads().iter().filter(|k| k.starts_with("reset-blocked:")).count();
+        assert_eq!(runs_read, 1, "the run is read once");
+    }
+
+    #[test]
+    fn an_unlock_ends_the_lockout_and_starts_a_new_run() {
+        use crate::testing::{last_code, send_to, try_code};
+        let (env, id) = locked_env();
+        let before = users::get(&*env.store, &id).unwrap().unwrap();
+        let run = throttle::current_run(&env.ctx(), &id).unwrap();
+        let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            assert_eq!(try_code(&env, &flow, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        }
+        send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        try_code(&env, &flow, "email", &last_code(&env)).unwrap();
+        unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow }).unwrap();
+        let after = users::get(&*env.store, &id).unwrap().unwrap();
+        assert!(!after.is_locked(0) && after.locked_until.is_none());
+        assert_eq!(after.lock_epoch, before.lock_epoch + 1, "a new lockout window");
+        assert_ne!(throttle::current_run(&env.ctx(), &id).unwrap().subject(), run.subject(), "fresh windows");
+        // Four failures before the unlock no longer count: four more do not block.
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            assert_eq!(try_code(&env, &flow, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        }
+        start(&env, "jane@contoso.com", "reset").unwrap();
     }
 
     #[test]
