@@ -87,6 +87,11 @@ pub struct User {
     pub created_at: u64,
     #[serde(default)]
     pub password_changed_at: u64,
+    /// The handles of the last reset and unlock flows that finished on this
+    /// account: the compare-and-swap that makes a flow's change records it,
+    /// so each flow finishes once ([`finish_flow`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished_flows: Vec<String>,
 }
 
 impl User {
@@ -99,6 +104,7 @@ impl User {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.remove("password_hash");
+            o.remove("finished_flows");
         }
         if let Some(answers) = v.get_mut("security_answers").and_then(|a| a.as_array_mut()) {
             for a in answers {
@@ -250,6 +256,7 @@ pub fn create(ctx: &Ctx, new: NewUser) -> Result<User> {
         index: 0,
         created_at: now,
         password_changed_at: now,
+        finished_flows: Vec::new(),
     };
     let mut user = user;
     // The index slot first: a user record never exists without its place in the pager.
@@ -443,24 +450,74 @@ pub fn verify_and_upgrade(ctx: &Ctx, user: &User, password: &str) -> Result<bool
 pub fn set_password(ctx: &Ctx, id: &str, password: &str) -> Result<User> {
     let hash = hashing::hash(ctx.random, password)?;
     let now = ctx.now();
-    update(ctx.store, id, |u| {
-        u.password_hash = hash.clone();
-        u.password_changed_at = now;
-    })
+    update(ctx.store, id, |u| new_password(u, &hash, now))
 }
 
 /// Ends a lockout: the flag and its end time, and a new lockout window with no
 /// failed sign-in in it yet (the old window's counter is left to the sweep, so a
 /// guess counted there concurrently cannot land in the new one).
 pub fn clear_lockout(ctx: &Ctx, id: &str) -> Result<User> {
-    let user = update(ctx.store, id, |u| {
-        u.locked = false;
-        u.locked_until = None;
-        u.failed_signins = 0;
-        u.lock_epoch += 1;
+    let user = update(ctx.store, id, end_lockout)?;
+    retire_window(ctx, id, user.lock_epoch - 1)?;
+    Ok(user)
+}
+
+/// How many finished flows an account remembers. A flow's own record says
+/// `Completed` a moment after it finished, so only flows finishing at once
+/// need this list.
+const FINISHED_FLOWS_KEPT: usize = 8;
+
+/// Finishes the reset or unlock flow `flow_handle` with `change` to the
+/// account, in one compare-and-swap that also records the flow: exactly one
+/// caller ever gets the account back, every other (at once or later) 409
+/// `flow_state`. So a flow never finishes without its change, nor twice.
+pub fn finish_flow(ctx: &Ctx, id: &str, flow_handle: &str, change: impl Fn(&mut User)) -> Result<User> {
+    let finished = update_when(ctx.store, id, |u| {
+        if u.finished_flows.iter().any(|h| h == flow_handle) {
+            return false;
+        }
+        change(u);
+        u.finished_flows.push(flow_handle.to_owned());
+        let over = u.finished_flows.len().saturating_sub(FINISHED_FLOWS_KEPT);
+        u.finished_flows.drain(..over);
+        true
+    })?;
+    finished.ok_or_else(|| ApiError::flow_state("This session has already been used. Please start again."))
+}
+
+/// A reset's change to the account, finishing its flow ([`finish_flow`]): the
+/// new password (already policy-checked by the caller), as [`set_password`]
+/// stores it, and the lockout ended, as [`clear_lockout`] ends it (its old
+/// window retired).
+pub fn reset_password(ctx: &Ctx, id: &str, flow_handle: &str, password: &str) -> Result<User> {
+    let hash = hashing::hash(ctx.random, password)?;
+    let now = ctx.now();
+    let user = finish_flow(ctx, id, flow_handle, |u| {
+        new_password(u, &hash, now);
+        end_lockout(u);
     })?;
     retire_window(ctx, id, user.lock_epoch - 1)?;
     Ok(user)
+}
+
+/// An unlock's change to the account, finishing its flow ([`finish_flow`]):
+/// the lockout ended, as [`clear_lockout`] ends it.
+pub fn unlock_by_flow(ctx: &Ctx, id: &str, flow_handle: &str) -> Result<User> {
+    let user = finish_flow(ctx, id, flow_handle, end_lockout)?;
+    retire_window(ctx, id, user.lock_epoch - 1)?;
+    Ok(user)
+}
+
+fn new_password(u: &mut User, hash: &str, now: u64) {
+    u.password_hash = hash.to_owned();
+    u.password_changed_at = now;
+}
+
+fn end_lockout(u: &mut User) {
+    u.locked = false;
+    u.locked_until = None;
+    u.failed_signins = 0;
+    u.lock_epoch += 1;
 }
 
 /// Files a lockout window the account has moved past for the sweep. An hour
@@ -499,7 +556,7 @@ mod tests {
 
     #[test]
     fn admins_and_pages_are_found_without_reading_the_directory() {
-        use crate::testing::CountingStore;
+        use crate::testing::StoreLog;
         let env = TestEnv::new();
         let ctx = env.ctx();
         for i in 0..60 {
@@ -512,15 +569,15 @@ mod tests {
             )
             .unwrap();
         }
-        let counting = CountingStore::new(&env.store);
+        let counting = StoreLog::new(&env.store);
         let emails = admin_emails(&counting, None, 100).unwrap();
         assert_eq!(emails, ["person7@contoso.com", "person37@contoso.com"]);
-        assert!(counting.reads() <= 3, "the admins record and the two admins: {}", counting.reads());
+        assert!(counting.reads().len() <= 3, "the admins record and the two admins: {}", counting.reads().len());
 
-        let counting = CountingStore::new(&env.store);
+        let counting = StoreLog::new(&env.store);
         let (first, next) = page(&counting, 0, 10).unwrap();
         assert_eq!((first.len(), next), (10, Some(10)));
-        assert!(counting.reads() <= 1 + 2 * 10, "a page reads its entries only: {}", counting.reads());
+        assert!(counting.reads().len() <= 1 + 2 * 10, "a page reads its entries only: {}", counting.reads().len());
 
         // Demoting an admin and deleting one keep the record in step.
         let demoted = find_by_username(&*env.store, "u7").unwrap().unwrap();
@@ -567,6 +624,30 @@ mod tests {
         // The name is free again after deletion.
         create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() })
             .unwrap();
+    }
+
+    #[test]
+    fn a_reset_changes_the_password_and_ends_the_lockout_in_one_write() {
+        let env = TestEnv::new();
+        let u = env.user_with_everything("jane@contoso.com");
+        let u = update(&*env.store, &u.id, |u| u.failed_signins = 4).unwrap();
+        lock(&*env.store, &u.id, None).unwrap();
+        let log = crate::testing::StoreLog::new(&env.store);
+        let ctx = env.ctx_on(&log);
+        let after = reset_password(&ctx, &u.id, "flow-a", "violet kestrel harbour").unwrap();
+        assert_eq!(log.writes(), [format!("cas user:{}", u.id)]);
+        let e = reset_password(&ctx, &u.id, "flow-a", "another good one").unwrap_err();
+        assert_eq!((e.status(), e.error()), (409, "flow_state"), "a flow finishes once");
+        assert_eq!(log.take_writes().len(), 1, "and the second try writes nothing");
+        assert!(verify_password(&after, "violet kestrel harbour") && !verify_password(&after, "Old-password-42!"));
+        assert!(!after.is_locked(ctx.now()) && after.locked_until.is_none() && after.failed_signins == 0);
+        assert_eq!((after.lock_epoch, after.password_changed_at), (u.lock_epoch + 1, ctx.now()));
+        assert_eq!(get(&*env.store, &u.id).unwrap().unwrap(), after);
+        drop(ctx);
+        // The old lockout window is filed for the sweep, as an unlock files it.
+        let filed = log.writes().into_iter().find(|w| w.starts_with("set expiry:")).unwrap();
+        let entry = env.store.get(filed.trim_start_matches("set ")).unwrap().unwrap();
+        assert!(String::from_utf8(entry).unwrap().contains(&signin_failures_key(&u.id, u.lock_epoch)));
     }
 
     #[test]

@@ -60,8 +60,9 @@ pub fn parse_method(method: &str) -> Result<MethodId> {
 
 /// The user and the policy, after the checks every reset/unlock gate step
 /// shares on the loaded flow: still choosing gates, a method offered and not
-/// yet used (nor its factor), and (when `check_block`) resets not blocked.
-pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId, check_block: bool) -> Result<(User, Policy)> {
+/// yet used (nor its factor). Whether resets are blocked is the caller's next
+/// check ([`throttle::check_blocked`], which hands back the run its counting needs).
+pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId) -> Result<(User, Policy)> {
     if flow.all_gates_passed() {
         return Err(ApiError::flow_state("Every verification step is done; continue to the last step."));
     }
@@ -78,29 +79,22 @@ pub fn gate_context(ctx: &Ctx, flow: &Flow, method: MethodId, check_block: bool)
     if !flow.methods.contains(&method) || !user.available_methods(&policy).contains(&method) {
         return Err(ApiError::method_unavailable());
     }
-    if check_block {
-        throttle::check_blocked(ctx, &user.id)?;
-    }
     Ok((user, policy))
 }
 
-/// The subject of a user's per-method budgets (sends, validations): the user
-/// and the method's factor, so texting and calling one phone share one budget.
-pub fn factor_subject(user_id: &str, method: MethodId) -> String {
-    format!("{user_id}:{}", method.factor().as_str())
-}
-
-/// Counts one send for the user's method. Counted before the destination is
-/// compared, so mismatches cannot probe numbers endlessly. Email has its own
-/// budget (10 per 10 minutes, per user); phones and question draws get 5 per
-/// factor per hour (texts and calls to the mobile phone together), as in
-/// Entra. Registration sends share these budgets.
-pub fn count_send(ctx: &Ctx, policy: &Policy, user_id: &str, method: MethodId) -> Result<()> {
+/// Counts one send for the method of the user of `run`. Counted before the
+/// destination is compared, so mismatches cannot probe numbers endlessly.
+/// Email has its own budget (10 per 10 minutes, per user); phones and question
+/// draws get 5 per factor per hour (texts and calls to the mobile phone
+/// together), as in Entra. Registration sends share these budgets. They count
+/// in the user's run, so a successful reset or unlock starts them afresh.
+pub fn count_send(ctx: &Ctx, policy: &Policy, run: &throttle::Run, method: MethodId) -> Result<()> {
     let t = &policy.throttles;
     if method == MethodId::Email {
-        throttle::hit(ctx, "email", user_id, t.emails_per_10_minutes, 600)
+        throttle::hit(ctx, "email", &run.subject(), t.emails_per_10_minutes, throttle::EMAIL_WINDOW)
     } else {
-        throttle::hit(ctx, "send", &factor_subject(user_id, method), t.sends_per_gate_per_hour, 3600)
+        let subject = run.factor_subject(method);
+        throttle::hit(ctx, "send", &subject, t.sends_per_gate_per_hour, throttle::FACTOR_WINDOW)
     }
 }
 
@@ -347,17 +341,16 @@ fn judge(
     if n > limit {
         return Err(ApiError::code_burned());
     }
-    if check_block {
-        throttle::check_blocked(ctx, user_id)?;
-    }
+    // The user's run, read once: the block check, the validate window, the proof slot.
+    let run = if check_block { throttle::check_blocked(ctx, user_id)? } else { throttle::current_run(ctx, user_id)? };
     throttle::hit(
         ctx,
         "validate",
-        &factor_subject(user_id, method),
+        &run.factor_subject(method),
         policy.throttles.validations_per_gate_per_hour,
-        3600,
+        throttle::FACTOR_WINDOW,
     )?;
-    let slot = if check_block { Some(throttle::reserve_proof(ctx, policy, user_id)?) } else { None };
+    let slot = if check_block { Some(throttle::reserve_proof(ctx, policy, &run)?) } else { None };
     if proven(pending) {
         if let Some(slot) = slot {
             slot.refund(ctx)?;
@@ -365,7 +358,7 @@ fn judge(
         Ok(Ok(pending.code_id.clone()))
     } else {
         if let Some(slot) = slot {
-            slot.failed(ctx, policy, user_id)?;
+            slot.failed(ctx, policy)?;
         }
         Ok(Err((limit - n) as u32))
     }

@@ -312,10 +312,19 @@ pub fn consume(ctx: &Ctx, flow: &Flow) -> Result<()> {
 /// ours, so a plain write is safe): a registration records the gate it passed,
 /// which polling ([`peek`]) then reads.
 pub fn record_consumed(ctx: &Ctx, flow: &Flow) -> Result<()> {
+    let (key, value) = completed_record(ctx, flow)?;
+    ctx.store.set(&key, &value)?;
+    Ok(())
+}
+
+/// The record (key, bytes) of `flow` finished: `Completed`, no code out. A
+/// reset or unlock writes it with its audit event, once the account's
+/// compare-and-swap finished the flow (`users::finish_flow`).
+pub fn completed_record(ctx: &Ctx, flow: &Flow) -> Result<(String, Vec<u8>)> {
     let mut done = flow.clone();
     done.state = FlowState::Completed;
     done.pending = None;
-    kv::put_json(ctx.store, &flow_key(ctx, &flow.id), &done)
+    kv::json_record(&flow_key(ctx, &flow.id), &done)
 }
 
 /// A flow, finished or not, is kept this long past its expiry, so a late

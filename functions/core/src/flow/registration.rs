@@ -11,6 +11,7 @@ use crate::domain::phone::Phone;
 use crate::domain::policy::Policy;
 use crate::domain::security_info::Contact;
 use crate::domain::session::{self, Session};
+use crate::domain::throttle;
 use crate::domain::users;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, SendCodeResponse, VerifyResponse};
@@ -78,7 +79,9 @@ pub fn send(
 ) -> Result<SendCodeResponse> {
     let (reg, _) = flow_checks(ctx, &flow, method)?;
     let policy = Policy::load(ctx.store)?;
-    gate::count_send(ctx, &policy, &flow.user_id, method)?;
+    // A registration shares the user's send budgets (no block check: the user signed in).
+    let run = throttle::current_run(ctx, &flow.user_id)?;
+    gate::count_send(ctx, &policy, &run, method)?;
     if typed.trim().is_empty() {
         return Err(ApiError::missing_field("destination"));
     }

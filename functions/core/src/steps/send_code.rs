@@ -8,6 +8,7 @@ use crate::domain::email;
 use crate::domain::methods::MethodId;
 use crate::domain::notify::Notifier;
 use crate::domain::questions;
+use crate::domain::throttle;
 use crate::domain::users::User;
 use crate::errors::{ApiError, Result};
 use crate::flow::gate::{self, SendCodeResponse};
@@ -37,8 +38,10 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
         Purpose::Reset | Purpose::Unlock => {}
     }
     flow.require_state(&[FlowState::ChooseMethod, FlowState::CodeSent, FlowState::QuestionsAsked])?;
-    let (user, policy) = gate::gate_context(ctx, &flow, method, true)?;
-    gate::count_send(ctx, &policy, &user.id, method)?;
+    let (user, policy) = gate::gate_context(ctx, &flow, method)?;
+    // Not blocked; the run the user's budgets count in (read once).
+    let run = throttle::check_blocked(ctx, &user.id)?;
+    gate::count_send(ctx, &policy, &run, method)?;
 
     if method == MethodId::Questions {
         flow.questions = questions::draw(ctx.random, &user.security_answers, policy.questions_to_reset as usize);
@@ -55,8 +58,9 @@ pub fn send(ctx: &Ctx, notifier: &dyn Notifier, req: SendCodeRequest) -> Result<
     if req.destination.trim().is_empty() {
         return Err(ApiError::missing_field("destination"));
     }
-    // Mismatches are budgeted per flow and per user, counted before comparing.
-    let check = gate::reserve_destination_check(ctx, &flow, &user.id)?;
+    // Mismatches are budgeted per flow and per user (in the user's run),
+    // counted before comparing.
+    let check = gate::reserve_destination_check(ctx, &flow, &run.subject())?;
     let Some(to) = matching_destination(&user, method, &req.destination) else {
         return Err(ApiError::destination_mismatch());
     };

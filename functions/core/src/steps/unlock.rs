@@ -44,11 +44,15 @@ pub fn unlock(ctx: &Ctx, notifier: &dyn Notifier, req: UnlockRequest) -> Result<
         return Err(ApiError::not_locked());
     }
     throttle::check_blocked(ctx, &user.id)?;
-    flow::consume(ctx, &flow)?;
-    users::clear_lockout(ctx, &user.id)?;
-    // Proving identity ends the run of failed proofs, as a reset does.
-    throttle::clear_failed_proofs(ctx, &user.id)?;
-    audit::append(ctx, "unlocked", Some(&user.id), json!({ "gates": flow.gates_passed, "via": "self_service" }))?;
+    // The lockout ends in one write to the account that also finishes the
+    // flow: one winner, every other try 409.
+    users::unlock_by_flow(ctx, &user.id, &flow.handle(ctx).0)?;
+    // With the audit event: the flow's finished record, and a new run, as a
+    // reset starts (failed proofs and any block end, the user's throttle
+    // windows start afresh).
+    let records = vec![flow::completed_record(ctx, &flow)?, throttle::cleared_run_record(ctx, &user.id)];
+    let detail = json!({ "gates": flow.gates_passed, "via": "self_service" });
+    audit::append_with(ctx, "unlocked", Some(&user.id), detail, records)?;
     let notice = templates::notice_to(
         Notice::Unlocked,
         &policy.organisation_name,
@@ -162,6 +166,33 @@ mod tests {
         let e = unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow: reset_flow }).unwrap_err();
         assert_eq!((e.status(), e.error()), (409, "flow_state"));
         assert_eq!(unlock(&env.ctx(), &env.outbox(), UnlockRequest::default()).unwrap_err().error(), "missing_field");
+    }
+
+    #[test]
+    fn an_unlock_ends_the_lockout_and_starts_a_new_run() {
+        use crate::testing::{last_code, send_to, try_code};
+        let (env, id) = locked_env();
+        let before = users::get(&*env.store, &id).unwrap().unwrap();
+        let run = throttle::current_run(&env.ctx(), &id).unwrap();
+        let flow = start(&env, "jane@contoso.com", "unlock").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            assert_eq!(try_code(&env, &flow, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        }
+        send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        try_code(&env, &flow, "email", &last_code(&env)).unwrap();
+        unlock(&env.ctx(), &env.outbox(), UnlockRequest { flow }).unwrap();
+        let after = users::get(&*env.store, &id).unwrap().unwrap();
+        assert!(!after.is_locked(0) && after.locked_until.is_none());
+        assert_eq!(after.lock_epoch, before.lock_epoch + 1, "a new lockout window");
+        assert_ne!(throttle::current_run(&env.ctx(), &id).unwrap().subject(), run.subject(), "fresh windows");
+        // Four failures before the unlock no longer count: four more do not block.
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        for _ in 0..4 {
+            assert_eq!(try_code(&env, &flow, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        }
+        start(&env, "jane@contoso.com", "reset").unwrap();
     }
 
     #[test]

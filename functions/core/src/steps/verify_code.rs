@@ -56,7 +56,7 @@ pub fn verify(ctx: &Ctx, notifier: &dyn Notifier, req: VerifyRequest) -> Result<
         return Err(ApiError::flow_state("This call is verified by pressing # on the phone; no code was sent."));
     }
     // The block is checked after counting, so a burned code keeps answering 410.
-    let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
+    let (user, policy) = gate::gate_context(ctx, &flow, method)?;
     match gate::check_code(ctx, &policy, &flow, method, typed, &user.id, true)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
@@ -176,7 +176,7 @@ fn answer_call(
     if !flow.pending.as_ref().is_some_and(|p| p.method == method && p.code_id == code_id) {
         return Err(ApiError::flow_state("This call was replaced by a newer one."));
     }
-    let (user, policy) = gate::gate_context(ctx, &flow, method, false)?;
+    let (user, policy) = gate::gate_context(ctx, &flow, method)?;
     match gate::check_call(ctx, &policy, &flow, method, code_id, &user.id, true, end)? {
         Ok(code_id) => {
             let done = gate::pass_gate(ctx, &flow.id, method, &code_id)?;
@@ -237,7 +237,9 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
         return Err(ApiError::bad_request("Too many or too long answers."));
     }
     let method = MethodId::Questions;
-    let (user, policy) = gate::gate_context(ctx, &flow, method, true)?;
+    let (user, policy) = gate::gate_context(ctx, &flow, method)?;
+    // Not blocked; the run the validate window and the proof slot count in (read once).
+    let run = throttle::check_blocked(ctx, &user.id)?;
     if flow.state != FlowState::QuestionsAsked || flow.questions.is_empty() {
         return Err(ApiError::flow_state("No questions were asked; choose the questions option first."));
     }
@@ -245,22 +247,22 @@ fn verify_answers(ctx: &Ctx, flow: Flow, answers: Option<Vec<Answer>>) -> Result
     throttle::hit(
         ctx,
         "validate",
-        &gate::factor_subject(&user.id, method),
+        &run.factor_subject(method),
         policy.throttles.validations_per_gate_per_hour,
-        3600,
+        throttle::FACTOR_WINDOW,
     )?;
     // Each draw is evaluated once: a concurrent second answer to the same draw is refused.
     if !Counter::new(ctx.store, draw_key(&flow.handle(ctx), &flow.draw_id)).claim()? {
         return Err(ApiError::flow_state("These questions were already answered; answer the new ones."));
     }
     // A failed-proof slot of the user, taken before comparing (see `gate::check_code`).
-    let slot = throttle::reserve_proof(ctx, &policy, &user.id)?;
+    let slot = throttle::reserve_proof(ctx, &policy, &run)?;
     if questions::all_match(&user.security_answers, &flow.questions, &answers) {
         slot.refund(ctx)?;
         let done = gate::pass_gate(ctx, &flow.id, method, &flow.draw_id)?;
         return passed(ctx, &done, method);
     }
-    slot.failed(ctx, &policy, &user.id)?;
+    slot.failed(ctx, &policy)?;
     failed(ctx, &user, method)?;
     // Re-draw after a wrong answer, so an attacker cannot keep working on one set.
     let (mut again, raw) = flow::load(ctx, &flow.id, &[flow.purpose])?;
@@ -434,6 +436,39 @@ mod tests {
         check(&env, &flow, "mobile_text", &last_code(&env)).unwrap();
         let e = send_to(&env, &flow, "mobile_call", "+1 425 555 0112").unwrap_err();
         assert_eq!((e.status(), e.error()), (409, "flow_state"), "the same phone cannot be the second gate");
+    }
+
+    /// How many times `step` read a user's run (`reset-blocked:`).
+    fn runs_read(env: &TestEnv, step: impl FnOnce(&Ctx)) -> usize {
+        let log = crate::testing::StoreLog::new(&env.store);
+        step(&env.ctx_on(&log));
+        log.reads().iter().filter(|k| k.starts_with("reset-blocked:")).count()
+    }
+
+    /// The user's run is read once per request: the block check hands it to
+    /// the throttles and the proof slot.
+    #[test]
+    fn each_gate_step_reads_the_run_once() {
+        use crate::testing::{SendCodeRequest, send_code};
+        let (env, flow) = setup();
+        let env = &env;
+        let send = |method: &str, to: &str| {
+            let req = SendCodeRequest { flow: flow.clone(), method: method.into(), destination: to.into() };
+            move |ctx: &Ctx| drop(send_code(ctx, &env.outbox(), req).unwrap())
+        };
+        let try_code = |method: &str, code: String| {
+            let req = VerifyRequest { flow: flow.clone(), method: method.into(), code: Some(code), answers: None };
+            move |ctx: &Ctx| drop(verify(ctx, &env.outbox(), req))
+        };
+        assert_eq!(runs_read(env, send("mobile_text", "4255550112")), 1, "send-code");
+        assert_eq!(runs_read(env, try_code("mobile_text", "abcdef".into())), 1, "a wrong code");
+        assert_eq!(runs_read(env, send("questions", "")), 1, "a question draw");
+        let wrong = vec![Answer { id: "x".into(), answer: "y".into() }];
+        let req = VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(wrong) };
+        let answers = |ctx: &Ctx| assert_eq!(verify(ctx, &env.outbox(), req).unwrap_err().error(), "wrong_answers");
+        assert_eq!(runs_read(env, answers), 1, "wrong answers");
+        assert_eq!(runs_read(env, send("email", "jane.doe@fabrikam.com")), 1);
+        assert_eq!(runs_read(env, try_code("email", last_code(env))), 1, "the right code");
     }
 
     #[test]

@@ -208,28 +208,33 @@ impl crate::platform::store::Store for JitterStore<'_> {
     }
 }
 
-/// A view of a store that counts reads and logs writes, so tests can show
-/// that a step's work is bounded by its page, not by the store's size, count
-/// a step's writes and atomic operations, and that no request path lists the
-/// whole store (listing panics).
-pub struct CountingStore<'a> {
+/// A view of a store that records every operation, so a test can pin what a
+/// step costs: its writes (set, set-many, delete, increment, compare-and-swap:
+/// on Spin's SQLite store each is its own transaction and `fsync`) and its reads.
+pub struct StoreLog<'a> {
     pub inner: &'a MemoryStore,
-    pub reads: std::sync::atomic::AtomicUsize,
     writes: std::sync::Mutex<Vec<String>>,
+    reads: std::sync::Mutex<Vec<String>>,
 }
 
-impl<'a> CountingStore<'a> {
+impl<'a> StoreLog<'a> {
     pub fn new(inner: &'a MemoryStore) -> Self {
-        CountingStore { inner, reads: Default::default(), writes: Default::default() }
+        StoreLog { inner, writes: Default::default(), reads: Default::default() }
     }
 
-    pub fn reads(&self) -> usize {
-        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    /// Every write so far, as `<operation> <key>` (a set-many names its keys).
+    pub fn writes(&self) -> Vec<String> {
+        self.writes.lock().unwrap().clone()
     }
 
-    /// The writes since the last call, each as `<op> <key>` (`set-many` lists its keys).
+    /// The writes since the last call (and forgets them).
     pub fn take_writes(&self) -> Vec<String> {
         std::mem::take(&mut *self.writes.lock().unwrap())
+    }
+
+    /// The keys read so far (`get`), in order.
+    pub fn reads(&self) -> Vec<String> {
+        self.reads.lock().unwrap().clone()
     }
 
     fn log(&self, op: &str, key: &str) {
@@ -237,9 +242,9 @@ impl<'a> CountingStore<'a> {
     }
 }
 
-impl crate::platform::store::Store for CountingStore<'_> {
+impl crate::platform::store::Store for StoreLog<'_> {
     fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.reads.lock().unwrap().push(key.to_owned());
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
@@ -259,23 +264,23 @@ impl crate::platform::store::Store for CountingStore<'_> {
         self.inner.compare_and_swap(key, expected, new)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
-        let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
-        self.log("set-many", &keys.join(" "));
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        self.log("set-many", &keys.join(","));
         self.inner.set_many(entries)
     }
 }
 
 impl TestEnv {
-    /// A context like [`TestEnv::ctx`] (same keys, clock and address) on the jittery view of the store.
-    pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
-        self.ctx_on(store)
-    }
-
     /// A context like [`TestEnv::ctx`] (same keys, clock and address) on another view of the store.
     pub fn ctx_on<'a>(&'a self, store: &'a dyn crate::platform::store::Store) -> Ctx<'a> {
         let ctx = self.ctx();
         Ctx::new(store, &*self.clock, &OsRandom, ctx.secrets.clone(), ctx.client_addr.clone())
             .with_public_base_url(&ctx.public_base_url)
+    }
+
+    /// A context like [`TestEnv::ctx`] on the jittery view of the store.
+    pub fn jittery_ctx<'a>(&'a self, store: &'a JitterStore<'a>) -> Ctx<'a> {
+        self.ctx_on(store)
     }
 }
 

@@ -3,7 +3,6 @@
 //! and the account gets the new Argon2id hash with its lockout cleared.
 
 use crate::domain::audit;
-use crate::domain::methods::MethodId;
 use crate::domain::notify::{Channel, Message, Notifier};
 use crate::domain::password_policy;
 use crate::domain::policy::Policy;
@@ -27,19 +26,6 @@ pub struct ResetRequest {
 pub struct ResetResponse {
     /// Always `password_reset`.
     pub status: &'static str,
-}
-
-/// Clears what a successful reset ends: failed proofs, the block, and this
-/// hour's send/validation counters.
-fn clear_counters(ctx: &Ctx, user_id: &str) -> Result<()> {
-    throttle::clear_failed_proofs(ctx, user_id)?;
-    throttle::clear(ctx, "email", user_id, 600)?;
-    for m in MethodId::ALL {
-        let subject = crate::flow::gate::factor_subject(user_id, m);
-        throttle::clear(ctx, "send", &subject, 3600)?;
-        throttle::clear(ctx, "validate", &subject, 3600)?;
-    }
-    Ok(())
 }
 
 /// Tells the user (and, by policy, the admins about an admin) that the password
@@ -87,19 +73,18 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     throttle::check_blocked(ctx, &user.id)?;
     // A policy failure leaves the flow usable for another try.
     password_policy::enforce(&policy, &user, &req.new_password)?;
-    flow::consume(ctx, &flow)?;
 
-    let updated = users::set_password(ctx, &user.id, &req.new_password)?;
+    // The new password and the lockout ended, in one write to the account
+    // that also finishes the flow: one winner, every other try 409.
+    let updated = users::reset_password(ctx, &user.id, &flow.handle(ctx).0, &req.new_password)?;
     // Whoever held a session with the old password is signed out.
     crate::domain::session::end_all(ctx, &user.id)?;
-    users::clear_lockout(ctx, &user.id)?;
-    clear_counters(ctx, &user.id)?;
-    audit::append(
-        ctx,
-        "password_reset",
-        Some(&user.id),
-        json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) }),
-    )?;
+    // With the audit event: the flow's finished record, and a new run (failed
+    // proofs and any block end, the user's send, email, validation and
+    // mismatch windows start afresh; nothing deleted).
+    let records = vec![flow::completed_record(ctx, &flow)?, throttle::cleared_run_record(ctx, &user.id)];
+    let detail = json!({ "gates": flow.gates_passed, "was_locked": user.is_locked(ctx.now()) });
+    audit::append_with(ctx, "password_reset", Some(&user.id), detail, records)?;
     notify_reset(ctx, notifier, &policy, &updated)?;
     Ok(ResetResponse { status: "password_reset" })
 }
@@ -107,6 +92,7 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::domain::methods::MethodId;
     use crate::domain::notify;
     use crate::platform::store::Store;
     use crate::platform::store::WholeStoreScan;
@@ -262,6 +248,100 @@ pub(crate) mod tests {
             let _ = try_code(&env, &flow, "mobile_text", "abcdef");
         }
         start(&env, "jane@contoso.com", "reset").unwrap();
+    }
+
+    fn throttled<T>(r: Result<T>) -> bool {
+        r.is_err_and(|e| e.status() == 429 && e.error() == "throttled")
+    }
+
+    #[test]
+    fn a_reset_gives_fresh_send_validation_and_email_budgets() {
+        let env = easy_env();
+        env.save_policy(|p| {
+            p.throttles.emails_per_10_minutes = 2;
+            p.throttles.sends_per_gate_per_hour = 1;
+            p.throttles.validations_per_gate_per_hour = 1;
+        });
+        env.user_with_everything("jane@contoso.com");
+        // Every budget used up: a text (send), a wrong code (validation), two emails.
+        let used = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &used, "mobile_text", "4255550112").unwrap();
+        assert_eq!(try_code(&env, &used, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        assert!(throttled(try_code(&env, &used, "mobile_text", "abcdef")), "validations");
+        assert!(throttled(send_to(&env, &used, "mobile_call", "4255550112")), "sends (text and call: one factor)");
+        send_to(&env, &used, "email", "jane.doe@fabrikam.com").unwrap();
+        let flow = verified_flow(&env, "reset");
+        assert!(throttled(send_to(&env, &used, "email", "jane.doe@fabrikam.com")), "emails");
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        // The same hour, a new run: every budget is whole again.
+        let fresh = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &fresh, "mobile_text", "4255550112").unwrap();
+        assert_eq!(try_code(&env, &fresh, "mobile_text", "abcdef").unwrap_err().error(), "wrong_code");
+        send_to(&env, &fresh, "email", "jane.doe@fabrikam.com").unwrap();
+        send_to(&env, &fresh, "email", "jane.doe@fabrikam.com").unwrap();
+        assert!(throttled(send_to(&env, &fresh, "email", "jane.doe@fabrikam.com")), "and as small as before");
+        try_code(&env, &fresh, "email", &last_code(&env)).unwrap();
+    }
+
+    #[test]
+    fn a_reset_gives_a_fresh_budget_of_mismatched_destinations() {
+        let env = easy_env();
+        env.save_policy(|p| {
+            p.throttles.sends_per_gate_per_hour = 1000;
+            p.throttles.identify_per_minute = 1000;
+        });
+        env.user_with_everything("jane@contoso.com");
+        let flow = verified_flow(&env, "reset");
+        // Ten wrong numbers over four flows (three a flow) use the user's hour up.
+        for _ in 0..4 {
+            let guesses = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+            for _ in 0..3 {
+                let _ = send_to(&env, &guesses, "mobile_text", "4255550000");
+            }
+        }
+        let other = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        assert!(throttled(send_to(&env, &other, "mobile_text", "4255550112")), "even the right number");
+        reset_with(&env, &flow, "violet kestrel harbour").unwrap();
+        let other = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        send_to(&env, &other, "mobile_text", "4255550112").unwrap();
+    }
+
+    /// The sweep forgets a user's run only once no window of it is live
+    /// (`throttle::USER_THROTTLES`): every window the steps count for a user
+    /// must be one it reads.
+    #[test]
+    fn every_window_the_steps_count_for_a_user_is_one_the_sweep_reads() {
+        let env = easy_env();
+        let jane = env.user_with_everything("jane@contoso.com");
+        let flow = start(&env, "jane@contoso.com", "reset").unwrap().flow;
+        assert_eq!(send_to(&env, &flow, "mobile_text", "4255550000").unwrap_err().error(), "destination_mismatch");
+        send_to(&env, &flow, "questions", "").unwrap();
+        let wrong = vec![crate::domain::questions::Answer { id: "x".into(), answer: "y".into() }];
+        let req = VerifyRequest { flow: flow.clone(), method: "questions".into(), code: None, answers: Some(wrong) };
+        assert!(verify(&env.ctx(), req).is_err());
+        send_to(&env, &flow, "office_call", "4255550199").unwrap();
+        send_to(&env, &flow, "mobile_text", "4255550112").unwrap();
+        assert!(try_code(&env, &flow, "mobile_text", "abcdef").is_err());
+        send_to(&env, &flow, "email", "jane.doe@fabrikam.com").unwrap();
+        try_code(&env, &flow, "email", &last_code(&env)).unwrap();
+        let run = throttle::current_run(&env.ctx(), &jane.id).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for key in env.store.keys_with_prefix("throttle:").unwrap().into_iter().filter(|k| k.contains(&jane.id)) {
+            let rest = key.strip_prefix("throttle:").unwrap();
+            let (name, rest) = rest.split_once(':').unwrap();
+            let mut right = rest.rsplitn(3, ':');
+            let (_index, window, subject) = (right.next(), right.next().unwrap(), right.next().unwrap());
+            let per_factor = subject != run.subject();
+            if per_factor {
+                assert!(MethodId::ALL.iter().any(|m| run.factor_subject(*m) == subject), "{key}");
+            }
+            let known = throttle::USER_THROTTLES
+                .iter()
+                .any(|t| (t.0, t.1.to_string().as_str(), t.2) == (name, window, per_factor));
+            assert!(known, "{key} is not in USER_THROTTLES");
+            seen.insert(name.to_owned());
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["email", "mismatch", "send", "validate"]);
     }
 
     #[test]
