@@ -8,7 +8,10 @@
 //! - user k (1..=N): `user:<id>`, `username:<key>`, `username-claim:<key>`,
 //!   `user-index:<k+1>` → id; events `audit:<seq>`, `audit-user:<id>:<n>` → seq
 //!   (decimal text), `audit-user-seq:<id>`;
-//! - `user-index-seq` = N + 1, `audit-seq` = N × EVENTS.
+//! - `user-index-seq` = N + 1, `audit-seq` = N × EVENTS, and the per-user
+//!   index and the sweep caught up with them (`audit-index-cursor`,
+//!   `audit-sweep-cursor`), as in a store whose sweep runs: the seeded events
+//!   carry no stale keys and count as indexed.
 //!
 //! Counters are what each backend's `increment` stores: 8-byte little-endian
 //! i64 in Spin's SQLite table, decimal text on Redis. SQLite gets one
@@ -71,6 +74,8 @@ fn global_rows(t: &Template, b: Backend, n: u64) -> Vec<Row> {
         ("admins-claim".into(), b.counter(1)),
         ("user-index-seq".into(), b.counter(n + 1)),
         ("audit-seq".into(), b.counter(n * EVENTS as u64)),
+        ("audit-index-cursor".into(), format!("{}:0", n * EVENTS as u64).into_bytes()),
+        ("audit-sweep-cursor".into(), format!("{}:0", n * EVENTS as u64).into_bytes()),
     ]
 }
 
@@ -88,7 +93,7 @@ fn user_rows(t: &Template, b: Backend, k: u64, out: &mut Vec<Row>) {
     out.push((format!("user-index:{}", k + 1), id.clone().into_bytes()));
     for (n, template) in t.events.iter().enumerate() {
         let seq = (k - 1) * EVENTS as u64 + n as u64 + 1;
-        let event = Event { seq, user_id: Some(id.clone()), ..template.clone() };
+        let event = Event { seq, user_id: Some(id.clone()), indexed: true, expiring: None, ..template.clone() };
         out.push((format!("audit:{seq}"), serde_json::to_vec(&event).unwrap()));
         out.push((format!("audit-user:{id}:{}", n + 1), seq.to_string().into_bytes()));
     }

@@ -4,7 +4,7 @@
 //! email code, sign-in, contact-admin) until the template user has
 //! [`EVENTS`] audit events. Then the exact bytes are read back from the store.
 
-use crate::routes::{VARS, bench_policy, clear_contact_throttles, contact_admin};
+use crate::routes::{VARS, admin_get, bench_policy, clear_contact_throttles, contact_admin};
 use unlatch_core::Store;
 use unlatch_core::audit::Event;
 use unlatch_core::counter;
@@ -47,6 +47,8 @@ pub fn capture() -> Template {
     let store = app.store();
     while event_count(&store, &user.id) < EVENTS as i64 {
         journey(&app, &store);
+        // A user's audit list builds the per-user index first (it is built behind the requests).
+        assert_eq!(admin_get(&app, &format!("/api/admin/audit?user={}&limit=1", user.id)).status, 200);
     }
     let raw = |key: &str| store.get(key).expect("read the template store").unwrap_or_else(|| panic!("no {key}"));
     let user_bytes = raw(&format!("user:{}", user.id));
