@@ -1,11 +1,11 @@
 //! The maintenance sweep on the built components: records written three days
-//! ago are found through the expiry index (no key listing) and removed over
-//! bounded calls, and live ones stay.
+//! ago are found through the expiry index and the audit journal (no key
+//! listing) and removed over bounded calls, and live ones stay.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use unlatch_core::flow::{self, Purpose};
 use unlatch_core::platform::keys;
-use unlatch_core::{Clock, Ctx, ManualClock, OsRandom, Secrets, Store, SystemClock, session};
+use unlatch_core::{Clock, Ctx, ManualClock, OsRandom, Secrets, Store, SystemClock, audit, session};
 use unlatch_e2e::App;
 
 const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
@@ -25,7 +25,10 @@ fn old_flows_and_sessions_go_through_the_index_and_live_ones_stay() {
     let three_days_ago = ManualClock::new(now - 3 * 86400);
     let [old, live] = [&three_days_ago as &dyn Clock, &SystemClock].map(|clock| {
         let ctx = Ctx::new(&store, clock, &OsRandom, Secrets::fixed(b"fixture", b"fixture"), "127.0.0.1");
-        let flow = flow::start(&ctx, Purpose::Reset, "u1", 1, vec![], 900).unwrap();
+        // The flow rides in its audit event (the journal); the session goes to the expiry index.
+        let flow = flow::new(&ctx, Purpose::Reset, "u1", 1, vec![], 900);
+        let record = flow::record(&ctx, &flow).unwrap();
+        audit::append_with(&ctx, "flow_started", Some("u1"), json!({}), vec![record]).unwrap();
         let session = session::create(&ctx, "u1").unwrap();
         [keys::flow(&flow.handle(&ctx)), session::storage_key(&session.id)]
     });
