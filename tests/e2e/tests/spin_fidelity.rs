@@ -41,7 +41,7 @@ fn a_whole_reset_then_the_outbox_the_audit_and_sign_in_read_back() {
     let kinds: Vec<String> =
         audit.json()["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
     assert!(kinds.iter().any(|k| k.contains("reset")), "{kinds:?}");
-    // flow-done: the used flow is refused, not a 500.
+    // The used flow is refused (its account recorded it), not a 500.
     assert_eq!(set_password(&app, &flow, "Another-Good-One-77").status, 409);
     // session-epoch (the reset ended every session): signing in afterwards works.
     let session = sign_in(&app, "jane@contoso.com", NEW_PASSWORD);
@@ -58,7 +58,7 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     // questions-answered
     let questions_flow = start_flow(&app, "jane@contoso.com", "reset");
     pass_questions_gate(&app, &questions_flow);
-    // flow-done, session-epoch, outbox-seq, audit-seq
+    // session-epoch, outbox-seq, audit-seq
     assert_eq!(set_password(&app, &flow, NEW_PASSWORD).status, 200);
     // code-attempts, proofs-failed: a wrong code on a new flow (the reset cleared the old ones).
     let wrong_flow = start_flow(&app, "jane@contoso.com", "reset");
@@ -69,7 +69,9 @@ fn every_counter_family_is_stored_as_the_backend_does_and_reads_back() {
     let call_flow = start_flow(&app, "jane@contoso.com", "reset");
     pass_code_gate(&app, &call_flow, "office_call", OFFICE);
     // signin-failures: a good sign-in clears the count, a wrong one counts.
-    assert_eq!(signin(&app, "jane@contoso.com", NEW_PASSWORD).status, 200);
+    // flow-done: a step-up flow ends by its claim.
+    let session = sign_in(&app, "jane@contoso.com", NEW_PASSWORD);
+    assert_eq!(session.step_up(&app, "email", EMAIL).status, 200);
     assert_eq!(signin(&app, "jane@contoso.com", "wrong-password").status, 401);
     // unknown-failures: an unknown name is counted as a real account is.
     assert_eq!(signin(&app, "nobody@contoso.com", "wrong-password").status, 401);
