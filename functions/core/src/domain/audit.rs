@@ -71,6 +71,13 @@ pub fn append_with(
         expiring: ctx.take_journal_part(),
     };
     let bytes = serde_json::to_vec(&event).map_err(|_| ApiError::internal("Encoding an audit event failed."))?;
+    // The journal's first entry in a store (a new one, or one upgraded from a
+    // version without it) gives the sweep its start, a little before it: the
+    // events of writers racing this one are not passed over.
+    if event.expiring.is_some() && ctx.store.get(keys::AUDIT_SWEEP_CURSOR)?.is_none() {
+        let start = Cursor { done: seq.saturating_sub(JOURNAL_START_SLACK), waiting_since: 0 };
+        records.push((keys::AUDIT_SWEEP_CURSOR.to_owned(), start.bytes()));
+    }
     records.push((keys::audit(seq), bytes));
     // One write for all: if it fails, the sequence has a hole, which its
     // readers skip.
@@ -78,9 +85,14 @@ pub fn append_with(
     Ok(seq)
 }
 
-/// How long the sweep waits at a hole in the trail (a number taken by a
-/// request whose write has not landed) before it takes it for one that never will.
-const HOLE_WAIT: u64 = 60;
+/// How far before the journal's first entry the sweep starts (see [`append_with`]).
+const JOURNAL_START_SLACK: u64 = 1000;
+
+/// How long a walk waits at a hole in the trail (a number taken by a request
+/// whose write has not landed) before it takes it for one that never will:
+/// longer than any request, and than the clock skew hosts may have (the wait
+/// is stamped by one host and judged by another; the expiry index allows two minutes).
+const HOLE_WAIT: u64 = 300;
 
 /// Where a walk of the trail stands (the sweep's, the indexer's): the last
 /// sequence number done, and since when it has been waiting at the hole after
@@ -172,15 +184,7 @@ pub const INDEX_BATCH: usize = 200;
 /// from indexing an event twice by [`claim_for_index`].
 pub fn index_pending(ctx: &Ctx, budget: usize) -> Result<(usize, bool)> {
     let (store, now) = (ctx.store, ctx.now());
-    let mut cursor = match Cursor::load(store, keys::AUDIT_INDEX_CURSOR)? {
-        Some(cursor) => cursor,
-        // The admin reindex of an older version indexed events up to its cursor.
-        None => {
-            let reindexed =
-                store.get(keys::REINDEX_AUDIT_CURSOR)?.and_then(|v| String::from_utf8_lossy(&v).parse().ok());
-            Cursor { done: reindexed.unwrap_or(0), waiting_since: 0 }
-        }
-    };
+    let mut cursor = load_index_cursor(store)?;
     let head = Counter::new(store, SEQ_KEY).read()?.max(0) as u64;
     let mut looked = 0;
     while cursor.done < head && looked < budget {
@@ -191,7 +195,8 @@ pub fn index_pending(ctx: &Ctx, budget: usize) -> Result<(usize, bool)> {
             cursor.advance();
             continue;
         };
-        if !claim_for_index(ctx, seq)? {
+        // Another walk may have done it since this one read the cursor.
+        if !claim_for_index(ctx, seq)? || load_index_cursor(store)?.done >= seq {
             break;
         }
         cursor.advance();
@@ -202,11 +207,24 @@ pub fn index_pending(ctx: &Ctx, budget: usize) -> Result<(usize, bool)> {
         }
         store.set_many(&records)?;
     }
-    // Only forward: a walk that lost a claim stops behind the one that won.
-    if Cursor::load(store, keys::AUDIT_INDEX_CURSOR)?.is_none_or(|stored| stored.done < cursor.done) {
+    // Only forward (a walk that lost a claim stops behind the one that won),
+    // or where it stands with the hole it started timing.
+    let stored = Cursor::load(store, keys::AUDIT_INDEX_CURSOR)?;
+    if stored.is_none_or(|s| s.done < cursor.done || (s.done == cursor.done && s.waiting_since != cursor.waiting_since))
+    {
         store.set(keys::AUDIT_INDEX_CURSOR, &cursor.bytes())?;
     }
     Ok((looked, cursor.done >= head))
+}
+
+/// Where the per-user index stands; absent, where the admin reindex of an
+/// older version stopped (it indexed the events up to its cursor), or the start.
+fn load_index_cursor(store: &dyn Store) -> Result<Cursor> {
+    if let Some(cursor) = Cursor::load(store, keys::AUDIT_INDEX_CURSOR)? {
+        return Ok(cursor);
+    }
+    let reindexed = store.get(keys::REINDEX_AUDIT_CURSOR)?.and_then(|v| String::from_utf8_lossy(&v).parse().ok());
+    Ok(Cursor { done: reindexed.unwrap_or(0), waiting_since: 0 })
 }
 
 /// Whether this walk may index event `seq` now: no walk claimed it in the
@@ -286,10 +304,14 @@ pub fn list(store: &dyn Store, q: &Query) -> Result<Vec<Event>> {
         None => Box::new((1..=start).rev().map(|seq| Ok(Some(seq)))),
     };
     let mut out: Vec<Event> = Vec::new();
+    // An event both in the tail and in the index, or indexed twice (a walk
+    // that outlived its claim), is listed once. A user's index is not strictly
+    // in order (an older version numbered it apart from the trail), so this
+    // is a set, not a comparison with the last one listed.
+    let mut seen = std::collections::HashSet::new();
     for seq in seqs {
         let Some(seq) = seq? else { continue };
-        // An event indexed twice (a walk that outlived its claim) is listed once.
-        if seq > start || out.last().is_some_and(|e| e.seq <= seq) {
+        if seq > start || !seen.insert(seq) {
             continue;
         }
         // Sequence numbers can have gaps (a writer that died between increment and write).
@@ -384,6 +406,52 @@ mod tests {
         env.clock.advance(60);
         assert_eq!(index_pending(&ctx, INDEX_BATCH).unwrap(), (1, true));
         assert_eq!(Counter::new(&*env.store, keys::audit_user_seq("a")).read().unwrap(), 1);
+    }
+
+    #[test]
+    fn the_index_waits_at_a_hole_then_passes_it() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        append(&ctx, "noise", Some("a"), json!({ "i": 1 })).unwrap();
+        Counter::new(&*env.store, SEQ_KEY).add(1).unwrap(); // a number whose write never landed
+        append(&ctx, "noise", Some("a"), json!({ "i": 3 })).unwrap();
+        assert_eq!(index_pending(&ctx, INDEX_BATCH).unwrap(), (2, false), "waits at the hole");
+        env.clock.advance(HOLE_WAIT - 1);
+        assert!(!index_pending(&env.ctx(), INDEX_BATCH).unwrap().1, "still waiting: the timer was kept");
+        env.clock.advance(1);
+        assert!(index_pending(&env.ctx(), INDEX_BATCH).unwrap().1);
+        assert_eq!(Counter::new(&*env.store, keys::audit_user_seq("a")).read().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_user_index_out_of_order_lists_every_event_once() {
+        // As an older version could leave it: numbered apart from the trail,
+        // and events added by its reindex after newer ones.
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        for i in 1..=4 {
+            append(&ctx, "noise", Some("a"), json!({ "i": i })).unwrap();
+        }
+        for (n, seq) in [(1, 2), (2, 1), (3, 4), (4, 3), (5, 4)] {
+            env.store.set(&keys::audit_user("a", n), seq.to_string().as_bytes()).unwrap();
+        }
+        Counter::new(&*env.store, keys::audit_user_seq("a")).add(5).unwrap();
+        env.store.set(keys::AUDIT_INDEX_CURSOR, b"4:0").unwrap();
+        let q = Query { user_id: Some("a".into()), ..Default::default() };
+        let mut seqs: Vec<u64> = list(&*env.store, &q).unwrap().iter().map(|e| e.seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn the_journal_starts_near_its_first_entry_in_an_older_store() {
+        let env = TestEnv::new();
+        let ctx = env.ctx();
+        // An older version's trail: 5,000 events, none carrying stale keys, no journal cursor.
+        Counter::new(&*env.store, SEQ_KEY).add(5000).unwrap();
+        ctx.expires("session:x", ctx.now() + 60);
+        assert_eq!(append(&ctx, "x", None, json!({})).unwrap(), 5001);
+        assert_eq!(Cursor::load(&*env.store, keys::AUDIT_SWEEP_CURSOR).unwrap().unwrap().done, 4001);
     }
 
     #[test]

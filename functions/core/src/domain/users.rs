@@ -472,17 +472,28 @@ const FINISHED_FLOWS_KEPT: usize = 8;
 /// caller ever gets the account back, every other (at once or later) 409
 /// `flow_state`. So a flow never finishes without its change, nor twice.
 pub fn finish_flow(ctx: &Ctx, id: &str, flow_handle: &str, change: impl Fn(&mut User)) -> Result<User> {
+    // Recorded as `<handle>:<nonce of this request>`: when Spin's Redis store
+    // reports the swap that landed as failed and another write to the account
+    // lands before the re-read, the retry finds this request's own entry and
+    // knows it won, rather than answering 409 after changing the account.
+    let mine = format!("{flow_handle}:{}", kv::random_hex(ctx.random, 8));
+    let mine_found = std::cell::Cell::new(false);
     let finished = update_when(ctx.store, id, |u| {
-        if u.finished_flows.iter().any(|h| h == flow_handle) {
+        if let Some(entry) = u.finished_flows.iter().find(|e| e.split(':').next() == Some(flow_handle)) {
+            mine_found.set(*entry == mine);
             return false;
         }
         change(u);
-        u.finished_flows.push(flow_handle.to_owned());
+        u.finished_flows.push(mine.clone());
         let over = u.finished_flows.len().saturating_sub(FINISHED_FLOWS_KEPT);
         u.finished_flows.drain(..over);
         true
     })?;
-    finished.ok_or_else(|| ApiError::flow_state("This session has already been used. Please start again."))
+    match finished {
+        Some(user) => Ok(user),
+        None if mine_found.get() => get(ctx.store, id)?.ok_or_else(ApiError::flow_not_found),
+        None => Err(ApiError::flow_state("This session has already been used. Please start again.")),
+    }
 }
 
 /// A reset's change to the account, finishing its flow ([`finish_flow`]): the
@@ -624,6 +635,51 @@ mod tests {
         // The name is free again after deletion.
         create(&ctx, NewUser { username: "jane@contoso.com".into(), password: "x".into(), ..Default::default() })
             .unwrap();
+    }
+
+    /// Spin's Redis store: a swap that lands is reported failed, and here
+    /// another writer changes the account before anyone reads it back.
+    struct MisreportedSwaps<'a>(&'a crate::platform::store::MemoryStore);
+
+    impl crate::platform::store::Store for MisreportedSwaps<'_> {
+        fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, crate::platform::store::StoreError> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), crate::platform::store::StoreError> {
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> std::result::Result<(), crate::platform::store::StoreError> {
+            self.0.delete(key)
+        }
+        fn increment(&self, key: &str, delta: i64) -> std::result::Result<i64, crate::platform::store::StoreError> {
+            self.0.increment(key, delta)
+        }
+        fn compare_and_swap(
+            &self,
+            key: &str,
+            expected: &[u8],
+            new: &[u8],
+        ) -> std::result::Result<bool, crate::platform::store::StoreError> {
+            if self.0.compare_and_swap(key, expected, new)? {
+                let mut other: User = serde_json::from_slice(new).unwrap();
+                other.display_name.push('!');
+                self.0.set(key, &serde_json::to_vec(&other).unwrap())?;
+            }
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_flow_finished_under_a_misreported_swap_is_still_this_request_s() {
+        let env = TestEnv::new();
+        let u = env.user_with_everything("jane@contoso.com");
+        lock(&*env.store, &u.id, None).unwrap();
+        let misreporting = MisreportedSwaps(&env.store);
+        let ctx = env.ctx_on(&misreporting);
+        let after = unlock_by_flow(&ctx, &u.id, "flow-a").expect("the unlock landed: not a 409");
+        assert!(!after.is_locked(ctx.now()));
+        let e = unlock_by_flow(&env.ctx(), &u.id, "flow-a").unwrap_err();
+        assert_eq!((e.status(), e.error()), (409, "flow_state"), "another request with the same flow still loses");
     }
 
     #[test]

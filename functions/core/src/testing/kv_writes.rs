@@ -41,8 +41,10 @@ fn families(write: &str) -> String {
 fn the_journey_s_steps_write_this_much() {
     let env = easy_env();
     env.user_with_everything("jane@contoso.com");
-    // Outside the measured calls: the expiry index's cursor, made by a store's first filing.
+    // Outside the measured calls: the expiry index's and the journal's cursors,
+    // made by a store's first filing and first journal entry.
     crate::platform::expiry::file(&*env.store, env.ctx().now(), &[("throttle:x".into(), 0)]).unwrap();
+    crate::platform::store::Store::set(&*env.store, crate::platform::keys::AUDIT_SWEEP_CURSOR, b"0:0").unwrap();
 
     // The identify throttle is counted here; its window, new, is filed in the expiry index.
     let (challenge, done) = run(&env, |ctx| challenge(ctx).unwrap());
@@ -98,16 +100,16 @@ fn the_journey_s_steps_write_this_much() {
         ]
     );
     assert_eq!(done.reads.iter().filter(|k| k.starts_with("reset-blocked:")).count(), 1, "the run is read once");
-    // One CAS of the account finishes the flow with the new password and the
-    // lockout ended; every session ends; the finished flow and the new run
-    // (fresh budgets, nothing deleted) go with the audit event.
+    // Every session ends first; then one CAS of the account finishes the flow
+    // with the new password and the lockout ended; the finished flow and the
+    // new run (fresh budgets, nothing deleted) go with the audit event.
     let (_, done) = run(&env, |ctx| {
         reset(ctx, &env.outbox(), ResetRequest { flow: flow.clone(), new_password: "violet kestrel harbour".into() })
             .unwrap()
     });
     assert_eq!(
         done.writes,
-        ["cas user", "increment session-epoch", "increment audit-seq", "set-many flow,reset-blocked,audit"]
+        ["increment session-epoch", "cas user", "increment audit-seq", "set-many flow,reset-blocked,audit"]
     );
     assert_eq!(done.reads.iter().filter(|k| k.starts_with("reset-blocked:")).count(), 1, "the run is read once");
     // The per-address throttle, a sign-in failure slot taken and given back;

@@ -74,11 +74,12 @@ pub fn reset(ctx: &Ctx, notifier: &dyn Notifier, req: ResetRequest) -> Result<Re
     // A policy failure leaves the flow usable for another try.
     password_policy::enforce(&policy, &user, &req.new_password)?;
 
+    // Whoever held a session with the old password is signed out, first: a
+    // failure after the password changed cannot leave their sessions alive.
+    crate::domain::session::end_all(ctx, &user.id)?;
     // The new password and the lockout ended, in one write to the account
     // that also finishes the flow: one winner, every other try 409.
     let updated = users::reset_password(ctx, &user.id, &flow.handle(ctx).0, &req.new_password)?;
-    // Whoever held a session with the old password is signed out.
-    crate::domain::session::end_all(ctx, &user.id)?;
     // With the audit event: the flow's finished record, and a new run (failed
     // proofs and any block end, the user's send, email, validation and
     // mismatch windows start afresh; nothing deleted).
