@@ -66,6 +66,36 @@ describe('the pages use the server policy', () => {
     await page.close();
   });
 
+  test('a challenge refused by the identify limit says so and leaves Next usable', async () => {
+    // Challenges are what the per-address identify limit counts.
+    await setPolicy((p) => { p.throttles.identify_per_minute = 1; });
+    const pages = [];
+    try {
+      // The first page takes the minute's one challenge; the next is refused (a third
+      // only if the minute turned between the two).
+      let refused = null;
+      for (let i = 0; i < 3 && !refused; i += 1) {
+        const page = await openPage(env.browser);
+        pages.push(page);
+        await page.goto(`${env.app.base}/reset`);
+        const check = page.locator('#pow-text');
+        await page.waitForFunction(() => !/not a robot…$/.test(document.querySelector('#pow-text').textContent));
+        if (/Too many attempts/.test(await check.textContent())) refused = page;
+      }
+      assert.ok(refused, 'a challenge past the limit is refused');
+      assert.match(await refused.textContent('#pow-text'), /Too many attempts\. Please wait \d+ (seconds?|minute) and try again\./);
+      await refused.getByLabel('User ID').fill('jane');
+      await refused.getByRole('button', { name: 'Next' }).click();
+      await refused.locator('#who-err p').waitFor();
+      assert.match(await refused.textContent('#who-err'), /Too many attempts\. Please wait/);
+      assert.equal(await refused.getByRole('button', { name: 'Next' }).isEnabled(), true, 'Next is not left busy');
+      for (const page of pages) clean(page);
+    } finally {
+      for (const page of pages) await page.close();
+      await setPolicy((p) => { p.throttles.identify_per_minute = 1000; });
+    }
+  });
+
   test('when the policy cannot be read, no number is shown and the server still refuses a short password', async () => {
     await setPolicy((p) => { p.password.min_length = 12; });
     const page = await openPage(env.browser);
