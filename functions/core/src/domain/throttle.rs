@@ -264,17 +264,12 @@ pub fn reserve_proof(ctx: &Ctx, policy: &Policy, run: &Run) -> Result<ProofSlot>
     Ok(ProofSlot { key, user_id: user_id.to_owned(), run: run.proofs.clone(), n })
 }
 
-/// Ends the run of failed proofs and any block (after a successful reset or
-/// unlock): a new run starts, in which nothing has failed yet, and with it
-/// fresh windows for the user's own throttles ([`Run::subject`]). No counter is
-/// deleted, so a slot refunded late cannot take a count below what was kept,
-/// and one write clears every budget.
-pub fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
-    new_run(ctx, user_id, ctx.now(), None)
-}
-
-/// [`clear_failed_proofs`]'s record (key, bytes), for a step that writes it
-/// with its audit event (reset, unlock).
+/// The record (key, bytes) that ends the run of failed proofs and any block,
+/// for a successful reset or unlock to write with its audit event: a new run
+/// starts, in which nothing has failed yet, and with it fresh windows for the
+/// user's own throttles ([`Run::subject`]). No counter is deleted, so a slot
+/// refunded late cannot take a count below what was kept, and one write clears
+/// every budget.
 pub fn cleared_run_record(ctx: &Ctx, user_id: &str) -> (String, Vec<u8>) {
     new_run_record(ctx, user_id, ctx.now(), None)
 }
@@ -364,6 +359,13 @@ pub fn fate(ctx: &Ctx, key: &str) -> Result<Fate> {
 mod tests {
     use super::*;
     use crate::testing::TestEnv;
+
+    /// What a successful reset or unlock writes of this module: a new run.
+    fn clear_failed_proofs(ctx: &Ctx, user_id: &str) -> Result<()> {
+        let (key, record) = cleared_run_record(ctx, user_id);
+        ctx.store.set(&key, &record)?;
+        Ok(())
+    }
 
     #[test]
     fn the_limit_holds_and_retry_after_is_the_rest_of_the_window() {
