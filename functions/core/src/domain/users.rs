@@ -637,44 +637,20 @@ mod tests {
             .unwrap();
     }
 
-    /// Spin's Redis store: a swap that lands is reported failed, and here
-    /// another writer changes the account before anyone reads it back.
-    struct MisreportedSwaps<'a>(&'a crate::platform::store::MemoryStore);
-
-    impl crate::platform::store::Store for MisreportedSwaps<'_> {
-        fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, crate::platform::store::StoreError> {
-            self.0.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), crate::platform::store::StoreError> {
-            self.0.set(key, value)
-        }
-        fn delete(&self, key: &str) -> std::result::Result<(), crate::platform::store::StoreError> {
-            self.0.delete(key)
-        }
-        fn increment(&self, key: &str, delta: i64) -> std::result::Result<i64, crate::platform::store::StoreError> {
-            self.0.increment(key, delta)
-        }
-        fn compare_and_swap(
-            &self,
-            key: &str,
-            expected: &[u8],
-            new: &[u8],
-        ) -> std::result::Result<bool, crate::platform::store::StoreError> {
-            if self.0.compare_and_swap(key, expected, new)? {
-                let mut other: User = serde_json::from_slice(new).unwrap();
-                other.display_name.push('!');
-                self.0.set(key, &serde_json::to_vec(&other).unwrap())?;
-            }
-            Ok(false)
-        }
-    }
-
     #[test]
     fn a_flow_finished_under_a_misreported_swap_is_still_this_request_s() {
         let env = TestEnv::new();
         let u = env.user_with_everything("jane@contoso.com");
         lock(&*env.store, &u.id, None).unwrap();
-        let misreporting = MisreportedSwaps(&env.store);
+        // Spin's Redis store, and another writer changes the account before anyone reads it back.
+        let misreporting = crate::testing::MisreportingStore {
+            inner: &env.store,
+            meanwhile: |store, key, new| {
+                let mut other: User = serde_json::from_slice(new).unwrap();
+                other.display_name.push('!');
+                crate::platform::store::Store::set(store, key, &serde_json::to_vec(&other).unwrap()).unwrap();
+            },
+        };
         let ctx = env.ctx_on(&misreporting);
         let after = unlock_by_flow(&ctx, &u.id, "flow-a").expect("the unlock landed: not a 409");
         assert!(!after.is_locked(ctx.now()));

@@ -114,36 +114,10 @@ mod tests {
         assert_eq!(from_hex("abc"), None);
     }
 
-    /// Spin's Redis store: every swap is reported failed, whether it was written or not.
-    struct MisreportingStore(crate::platform::store::MemoryStore);
-
-    impl Store for MisreportingStore {
-        fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, crate::StoreError> {
-            self.0.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), crate::StoreError> {
-            self.0.set(key, value)
-        }
-        fn delete(&self, key: &str) -> std::result::Result<(), crate::StoreError> {
-            self.0.delete(key)
-        }
-        fn increment(&self, key: &str, delta: i64) -> std::result::Result<i64, crate::StoreError> {
-            self.0.increment(key, delta)
-        }
-        fn compare_and_swap(
-            &self,
-            key: &str,
-            expected: &[u8],
-            new: &[u8],
-        ) -> std::result::Result<bool, crate::StoreError> {
-            self.0.compare_and_swap(key, expected, new)?;
-            Ok(false)
-        }
-    }
-
     #[test]
     fn a_misreported_swap_is_known_by_its_write_id_and_a_lost_one_is_not_taken_for_ours() {
-        let store = MisreportingStore(crate::platform::store::MemoryStore::new());
+        let memory = crate::platform::store::MemoryStore::new();
+        let store = crate::testing::MisreportingStore { inner: &memory, meanwhile: |_, _, _| {} };
         let random = crate::platform::clock::OsRandom;
         store.set("rec", br#"{"n":1}"#).unwrap();
         // Written, reported failed: ours, by the write id in the record.

@@ -208,6 +208,36 @@ impl crate::platform::store::Store for JitterStore<'_> {
     }
 }
 
+/// A view of a test store that acts as Spin's Redis store does with
+/// compare-and-swap: every swap is reported failed, whether it was written or
+/// not. `meanwhile` runs right after a swap that landed, as another writer
+/// would before anyone reads the record back (`|_, _, _| {}`: nobody).
+pub struct MisreportingStore<'a> {
+    pub inner: &'a MemoryStore,
+    pub meanwhile: fn(&MemoryStore, &str, &[u8]),
+}
+
+impl crate::platform::store::Store for MisreportingStore<'_> {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.inner.delete(key)
+    }
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.inner.increment(key, delta)
+    }
+    fn compare_and_swap(&self, key: &str, expected: &[u8], new: &[u8]) -> StoreResult<bool> {
+        if self.inner.compare_and_swap(key, expected, new)? {
+            (self.meanwhile)(self.inner, key, new);
+        }
+        Ok(false)
+    }
+}
+
 /// A view of a store that records every operation, so a test can pin what a
 /// step costs: its writes (set, set-many, delete, increment, compare-and-swap:
 /// on Spin's SQLite store each is its own transaction and `fsync`) and its reads.
